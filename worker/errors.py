@@ -26,6 +26,7 @@ Foreign errors (httpx, psycopg, OS process exits) are translated into these at o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from worker.taxonomy import FailureCategory
@@ -44,15 +45,32 @@ class SdfleetError(Exception):
         return self.message
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One reason a request was refused: the field, the value given, and what is allowed."""
+
+    field: str
+    value: Any
+    message: str
+
+
 class JobRejected(SdfleetError):
     """Raised when a request is refused because of what the caller asked for."""
 
     category = FailureCategory.INVALID_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        problems: list[Problem] | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.value = value
+        self.problems = problems if problems is not None else [Problem(field or "body", value, message)]
 
 
 class InvalidRequest(JobRejected):

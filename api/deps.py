@@ -1,0 +1,57 @@
+"""Request dependencies: the per-app resources and the authenticated caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from api.settings import ApiSettings
+from worker.apikeys import ApiKeys, Caller
+from worker.jobs.resolver import RegistryResolver
+from worker.jobs.store import JobStore
+from worker.results import ResultStore
+
+
+@dataclass
+class Resources:
+    """Built once per API process in the app's lifespan."""
+
+    settings: ApiSettings
+    engine: Engine
+    store: JobStore
+    keys: ApiKeys
+    resolver: RegistryResolver
+    results: ResultStore
+
+
+def get_resources(request: Request) -> Resources:
+    resources: Resources = request.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
+_bearer = HTTPBearer(auto_error=False, description="An sdfleet API key: `Authorization: Bearer sdf_...`")
+
+
+def get_caller(
+    resources: ResourcesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller | None:
+    """The caller named by the bearer key; 401 when a key is required and missing or unknown."""
+    if not resources.settings.api_auth:
+        return None
+    if credentials is None:
+        raise HTTPException(
+            401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
+        )
+    caller = resources.keys.authenticate(credentials.credentials)
+    if caller is None:
+        raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    return caller
+
+
+CallerDep = Annotated[Caller | None, Depends(get_caller)]

@@ -1,0 +1,24 @@
+"""Settings of the API process (`SDFLEET_*` variables; see docs/configuration.md)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+
+from worker.settings import CoreSettings
+
+
+class ApiSettings(CoreSettings):
+    """The producer API: the core settings plus how it listens and authenticates."""
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_auth: bool = Field(default=True, description="Require an API key on /v1 routes.")
+    public_url: str | None = Field(default=None, description="Base URL used in links; default: request's.")
+    sync_wait_s: float = Field(default=600.0, description="Longest wait of the A1111-compatible routes.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ApiSettings:
+    return ApiSettings()

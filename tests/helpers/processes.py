@@ -1,0 +1,124 @@
+"""Real child processes for tests: emulated A1111s, GPU workers, the API; each stopped with its group."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from worker.cli.commands import api_command, worker_command
+from worker.cli.processes import Child, ProcessGroup
+from worker.cli.services import free_port, wait_for_port
+
+A1111_FLAGS = (
+    "--xformers", "--no-half-vae", "--skip-python-version-check", "--skip-torch-cuda-test", "--skip-install",
+    "--opt-sdp-attention", "--disable-safe-unpickle", "--api", "--nowebui", "--skip-version-check",
+    "--no-hashing", "--no-download-sd-model",
+)  # fmt: skip
+
+
+def a1111_args(volume: Path, port: int, ckpt: str) -> list[str]:
+    """The flags our workers give a real A1111 (DESIGN.md), for the stand-in."""
+    models = volume / "models"
+    return [
+        *A1111_FLAGS,
+        "--ckpt-dir", str(models / "checkpoints"),
+        "--lora-dir", str(models / "loras"),
+        "--embeddings-dir", str(models / "embeddings"),
+        "--ckpt", str(models / "checkpoints" / ckpt),
+        "--port", str(port),
+    ]  # fmt: skip
+
+
+@dataclass
+class Emulator:
+    child: Child
+    url: str
+
+    @property
+    def admin(self) -> str:
+        return self.url + "/emulator/v1"
+
+
+def wait_http(url: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout_s} s")
+
+
+class Processes:
+    """A test's children, all stopped at teardown."""
+
+    def __init__(self, log_dir: Path, env: Mapping[str, str]) -> None:
+        self.group = ProcessGroup(log_dir)
+        self.env = dict(env)
+
+    def emulator(self, volume: Path, ckpt: str, *, env: Mapping[str, str] | None = None) -> Emulator:
+        port = free_port()
+        args = [sys.executable, "-m", "emulator", *a1111_args(volume, port, ckpt)]
+        child = self.group.start(f"a1111-{port}", args, {**self.env, **(env or {})})
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/sdapi/v1/sd-models")
+        return Emulator(child, url)
+
+    def worker(
+        self,
+        name: str,
+        checkpoints: Sequence[str],
+        *,
+        a1111_url: str,
+        launch: bool = False,
+        env: Mapping[str, str] | None = None,
+    ) -> Child:
+        worker_env = {
+            **self.env,
+            "SDFLEET_WORKER_NAME": name,
+            "SDFLEET_CHECKPOINTS": json.dumps(list(checkpoints)),
+            "SDFLEET_A1111_URL": a1111_url,
+            "SDFLEET_A1111_LAUNCH": "true" if launch else "false",
+            "SDFLEET_A1111_COMMAND": json.dumps([sys.executable, "-m", "emulator"]),
+            **(env or {}),
+        }
+        child = self.group.start(name, worker_command(name, checkpoints), worker_env)
+        wait_worker(name, child)
+        return child
+
+    def api(self, env: Mapping[str, str] | None = None) -> str:
+        port = free_port()
+        self.group.start(f"api-{port}", api_command("127.0.0.1", port), {**self.env, **(env or {})})
+        wait_for_port("127.0.0.1", port, 30)
+        return f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        self.group.stop(timeout_s=20)
+
+
+def wait_worker(name: str, child: Child, timeout_s: float = 60.0) -> None:
+    """Wait until the worker answers a Celery ping; raises with its log if it died."""
+    from worker.celery_app import app
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"worker {name} exited:\n{child.log_tail(40)}")
+        replies = app.control.ping(timeout=0.5) or []
+        if any(key.startswith(f"{name}@") for reply in replies for key in reply):
+            return
+    raise TimeoutError(f"worker {name} did not answer a ping within {timeout_s} s:\n{child.log_tail(40)}")
+
+
+def base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

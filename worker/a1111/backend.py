@@ -1,0 +1,186 @@
+"""The worker's view of its own A1111: ready, right checkpoint, and one watched generation at a time.
+
+A generation is an HTTP call that blocks for its whole run, so it runs in a helper thread while the
+calling thread polls `/progress`: that is where the lease is renewed, a cancel becomes an interrupt, a
+deadline or a stall is enforced, and a dead process is noticed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, Protocol
+
+from worker.a1111.client import A1111Client, Progress, Txt2ImgResult
+from worker.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    JobCancelled,
+    ModelNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+
+class OwnedProcess(Protocol):
+    """What the backend needs from the supervisor of a launched A1111 (absent when attached)."""
+
+    def ensure_running(self) -> None:
+        """Start or restart the process if it is not running; raises BackendUnavailable if it may not."""
+
+    def raise_if_dead(self) -> None:
+        """Raises BackendCrashed if the process has exited since it was started."""
+
+    def kill_hung(self, reason: str) -> None:
+        """Kill the process group of a hung A1111 and start it again."""
+
+    def wait_ready(self, probe: Callable[[], bool], deadline_s: float) -> None:
+        """Wait for `probe` to pass; raises BackendCrashed or BackendUnavailable."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How a generation is watched: a deadline, a stall limit, and a tick called at every poll."""
+
+    deadline_s: float
+    stall_s: float
+    tick: Callable[[], bool]  # called every poll; True means "the caller asked to cancel"
+    interrupt_grace_s: float = 10.0
+
+
+class Backend:
+    """One A1111, owned (with a supervisor) or attached (URL only)."""
+
+    def __init__(
+        self,
+        client: A1111Client,
+        *,
+        process: OwnedProcess | None = None,
+        poll_interval_s: float = 0.5,
+        startup_deadline_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.process = process
+        self._poll_s = poll_interval_s
+        self._startup_deadline_s = startup_deadline_s
+        self._clock = clock
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a1111-call")
+        self._loaded_title: str | None = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
+
+    def ensure_ready(self) -> None:
+        """Start A1111 if we own it and wait until it answers with a loaded checkpoint."""
+        if self.process is not None:
+            self.process.ensure_running()
+            self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
+            return
+        deadline = self._clock() + self._startup_deadline_s
+        while not self.client.is_ready():
+            if self._clock() > deadline:
+                raise BackendUnavailable(
+                    f"A1111 at {self.client.base_url} is not ready after {self._startup_deadline_s:g} s"
+                )
+            time.sleep(self._poll_s)
+
+    def ensure_checkpoint(self, filename: str) -> str:
+        """Make A1111 load the checkpoint stored as `filename`; returns its A1111 title.
+
+        Raises ModelNotFound when A1111 does not list the file even after a refresh.
+        """
+        title = self._title_for(filename)
+        if title is None:
+            self.client.refresh_checkpoints()
+            title = self._title_for(filename)
+        if title is None:
+            raise ModelNotFound(f"A1111 at {self.client.base_url} does not list checkpoint file {filename}")
+        current = self.client.options().get("sd_model_checkpoint")
+        if current != title:
+            log.info("switching A1111 checkpoint from %s to %s", current, title)
+            self.client.set_options({"sd_model_checkpoint": title})
+        self._loaded_title = title
+        return title
+
+    def forget_checkpoint(self) -> None:
+        """Called after a restart: the next job must check the loaded checkpoint again."""
+        self._loaded_title = None
+
+    def generate(self, payload: dict[str, Any], watch: Watch) -> Txt2ImgResult:
+        """Run one txt2img call under `watch`.
+
+        Raises JobCancelled (after an interrupt), BackendTimeout (deadline or stall; A1111 was
+        interrupted, and killed if it did not stop), BackendCrashed, or whatever the call raised.
+        """
+        future = self._pool.submit(self.client.txt2img, payload, timeout_s=watch.deadline_s + 60)
+        started = last_advance = self._clock()
+        last_mark: tuple[int, int, int] | None = None
+        while True:
+            try:
+                return future.result(timeout=self._poll_s)
+            except FutureTimeout:
+                pass
+            except BackendError:
+                if self.process is not None:
+                    self.process.raise_if_dead()
+                raise
+            now = self._clock()
+            if watch.tick():
+                self._stop(future, watch, kill=False)
+                raise JobCancelled("cancelled by the caller while running; A1111 was interrupted")
+            if self.process is not None:
+                self.process.raise_if_dead()
+            progress = self._progress()
+            if progress is not None:
+                mark = (progress.job_count, progress.job_no, progress.sampling_step)
+                if mark != last_mark:
+                    last_mark, last_advance = mark, now
+            if now - started > watch.deadline_s:
+                self._stop(future, watch, kill=True)
+                raise BackendTimeout(
+                    f"generation exceeded its deadline of {watch.deadline_s:.0f} s; A1111 was interrupted"
+                )
+            if now - last_advance > watch.stall_s:
+                self._stop(future, watch, kill=True)
+                raise BackendTimeout(
+                    f"A1111 made no progress for {watch.stall_s:.0f} s (stuck at {last_mark}); "
+                    "it was interrupted and restarted"
+                )
+
+    def _progress(self) -> Progress | None:
+        try:
+            return self.client.progress()
+        except BackendError:
+            return None
+
+    def _stop(self, future: Future[Txt2ImgResult], watch: Watch, *, kill: bool) -> None:
+        """Interrupt A1111; if the call does not return within the grace period, kill A1111."""
+        try:
+            self.client.interrupt()
+        except BackendError as exc:
+            log.warning("interrupt failed: %s", exc)
+        try:
+            future.result(timeout=watch.interrupt_grace_s)
+            return
+        except FutureTimeout:
+            pass
+        except BackendError:
+            return
+        if kill and self.process is not None:
+            self.process.kill_hung("generation did not stop after an interrupt")
+            self.forget_checkpoint()
+
+    def _title_for(self, filename: str) -> str | None:
+        wanted = PurePath(filename).name
+        for checkpoint in self.client.checkpoints():
+            if PurePath(checkpoint.filename).name == wanted:
+                return checkpoint.title
+        return None

@@ -1,0 +1,98 @@
+"""The Celery app, configured for long GPU jobs as celery-notes.md recommends.
+
+The app object exists at import so that `from worker.tasks import txt2img` works, but its configuration
+is a promise (`add_defaults` with a callable): settings are read, and URLs checked, only when Celery first
+needs them, in the process that uses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from worker.db.engine import sqlalchemy_url
+from worker.errors import ConfigurationError
+from worker.queues import CONTROL_QUEUE
+from worker.settings import CoreSettings, get_settings
+
+app = Celery("sdfleet", include=["worker.tasks", "worker.signals"])
+
+
+def celery_config(settings: CoreSettings) -> dict[str, Any]:
+    """Celery settings for `settings`; raises ConfigurationError when the broker URL is missing."""
+    if not settings.redis_url:
+        raise ConfigurationError(
+            "no broker URL: set SDFLEET_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
+            "or run `sdfleet up`, which starts an embedded Redis"
+        )
+    visibility_timeout = settings.visibility_timeout_s
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": "db+" + sqlalchemy_url(settings.database_url),
+        "database_table_schemas": {"task": "celery", "group": "celery"},
+        "database_engine_options": {"pool_pre_ping": True, "pool_recycle": 3600},
+        "result_extended": True,
+        "result_expires": 7 * 24 * 3600,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "enable_utc": True,
+        # At-least-once delivery; the Postgres claim/fence makes a second delivery harmless.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_retry_on_worker_lost": True,
+        "task_acks_on_failure": True,
+        "task_acks_on_timeout": True,
+        "task_default_retry_delay": min(5, settings.max_retry_delay_s),
+        "task_time_limit": settings.task_time_limit_s,
+        "task_soft_time_limit": settings.task_time_limit_s - 30,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "task_default_queue": CONTROL_QUEUE,
+        # One GPU = one worker = one A1111 = one job at a time.
+        "worker_pool": "prefork",
+        "worker_concurrency": 1,
+        "worker_prefetch_multiplier": 1,
+        "worker_send_task_events": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "worker_soft_shutdown_timeout": 30.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        "broker_transport_options": {
+            "visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": 10,
+            "unacked_restore_throttle": 1,
+            "socket_connect_timeout": 5,
+            "socket_timeout": 30,
+            "socket_keepalive": True,
+            "health_check_interval": 25,
+        },
+        "result_backend_transport_options": {"visibility_timeout": visibility_timeout},
+        "visibility_timeout": visibility_timeout,
+    }
+
+
+def check_visibility_timeout(settings: CoreSettings) -> None:
+    """Raises ConfigurationError when a long job could be delivered twice while it still runs."""
+    needed = settings.task_time_limit_s + settings.max_retry_delay_s
+    if settings.visibility_timeout_s <= needed:
+        raise ConfigurationError(
+            f"SDFLEET_VISIBILITY_TIMEOUT_S={settings.visibility_timeout_s} must exceed the hard time limit "
+            f"plus the longest retry delay ({settings.task_time_limit_s} + {settings.max_retry_delay_s} = "
+            f"{needed} s); otherwise Redis hands a running job to a second worker"
+        )
+
+
+_settings: CoreSettings | None = None
+
+
+def use_settings(settings: CoreSettings) -> None:
+    """Configure the app from this process's own settings class (the API calls it at start-up)."""
+    global _settings
+    _settings = settings
+
+
+app.add_defaults(lambda: celery_config(_settings or get_settings()))

@@ -1,0 +1,43 @@
+"""Command lines of sdfleet's long-running processes, built in one place for the CLI, the stack and tests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from worker.queues import checkpoint_queue
+
+
+def worker_command(name: str, checkpoints: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
+    """`celery worker` for one GPU: prefork, one process, prefetch 1, events on, one queue per checkpoint."""
+    queues = ",".join(checkpoint_queue(c) for c in checkpoints)
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+        "-n", f"{name}@%h", "-Q", queues,
+        "-P", "prefork", "-c", "1", "--prefetch-multiplier", "1",
+        "-E", "--without-gossip", "--without-mingle", "-l", loglevel,
+    ]  # fmt: skip
+
+
+def api_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
+        "--host", host, "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+
+
+def flower_command(host: str, port: int) -> list[str]:
+    """Flower on `host:port`; its basic-auth credentials come from FLOWER_BASIC_AUTH in the environment."""
+    return [
+        sys.executable, "-m", "celery", "-A", "worker.celery_app", "flower",
+        f"--address={host}", f"--port={port}", "--purge_offline_workers=600",
+    ]  # fmt: skip
+
+
+def sweeper_command() -> list[str]:
+    return [sys.executable, "-m", "worker.cli.main", "sweeper"]
+
+
+def emulator_launcher() -> list[str]:
+    """How workers launch the A1111 stand-in: A1111's own flags follow it unchanged."""
+    return [sys.executable, "-m", "emulator"]

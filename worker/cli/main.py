@@ -1,0 +1,192 @@
+"""The `sdfleet` command: run the local stack, a GPU worker, the API, migrations, keys and models."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from worker.errors import SdfleetError
+from worker.settings import get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "models":
+        parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        result: int = args.run(args, rest)
+        return result
+    except SdfleetError as exc:
+        print(f"sdfleet: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sdfleet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole local stack in the foreground until Ctrl-C")
+    demo = sub.add_parser("demo", help="run the stack, submit sample jobs, print a table, exit")
+    for command in (up, demo):
+        command.add_argument("--time-scale", type=float, default=0.25, help="emulated GPU speed factor")
+        command.add_argument("--api-port", type=int, default=8000)
+        command.add_argument("--flower-port", type=int, default=5555)
+    up.set_defaults(run=_up)
+    demo.set_defaults(run=_demo)
+
+    worker = sub.add_parser("worker", help="run one GPU worker (settings from SDFLEET_* variables)")
+    worker.add_argument("--loglevel", default="INFO")
+    worker.set_defaults(run=_worker)
+
+    api = sub.add_parser("api", help="run the producer API")
+    api.set_defaults(run=_api)
+
+    migrate = sub.add_parser("migrate", help="upgrade the Postgres schema to the latest revision")
+    migrate.set_defaults(run=_migrate)
+
+    sweeper = sub.add_parser("sweeper", help="re-publish lost jobs and recover expired leases, forever")
+    sweeper.add_argument("--interval-s", type=float, default=15.0)
+    sweeper.set_defaults(run=_sweeper)
+
+    keys = sub.add_parser("keys", help="manage API keys (only their SHA-256 is stored)")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("name", nargs="?")
+    keys.set_defaults(run=_keys)
+
+    models = sub.add_parser("models", help="scan, list or validate the model volume", add_help=False)
+    models.set_defaults(run=_models)
+    return parser
+
+
+def _stack_config(args: argparse.Namespace) -> object:
+    from worker.cli.stack import StackConfig
+
+    return StackConfig(
+        settings=get_settings(),
+        api_port=args.api_port,
+        flower_port=args.flower_port,
+        time_scale=args.time_scale,
+    )
+
+
+def _adopt(stack: object) -> None:
+    """Make this process use the stack's services too (for `txt2img.delay` and control pings)."""
+    from worker.cli.stack import LocalStack
+
+    assert isinstance(stack, LocalStack)
+    os.environ["SDFLEET_REDIS_URL"] = stack.redis_url or ""
+    os.environ["SDFLEET_DATABASE_URL"] = stack.database_url or ""
+    get_settings.cache_clear()
+
+
+def _up(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.cli.stack import LocalStack, StackConfig
+
+    config = _stack_config(args)
+    assert isinstance(config, StackConfig)
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with LocalStack(config) as stack:
+        _adopt(stack)
+        stack.wait_ready()
+        print(
+            f"sdfleet is up: API {stack.api_url}/docs, Flower {stack.flower_url} "
+            f"(credentials in {stack.state_dir / 'flower-credentials'}); Ctrl-C stops it",
+            flush=True,
+        )
+        while not stopping.wait(1.0):
+            dead = stack.processes.dead()
+            if dead:
+                print(f"sdfleet: {dead[0].name} exited; see {dead[0].log_path}", file=sys.stderr)
+                return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.cli.demo import run_demo
+    from worker.cli.stack import LocalStack, StackConfig
+
+    config = _stack_config(args)
+    assert isinstance(config, StackConfig)
+    with LocalStack(config) as stack:
+        _adopt(stack)
+        stack.wait_ready()
+        return run_demo(stack)
+
+
+def _worker(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.celery_app import check_visibility_timeout
+    from worker.cli.commands import worker_command
+
+    settings = get_settings()
+    check_visibility_timeout(settings)
+    command = worker_command(settings.worker_name, settings.checkpoints, loglevel=args.loglevel)
+    os.execv(command[0], command)
+
+
+def _api(args: argparse.Namespace, _: list[str]) -> int:
+    import uvicorn
+
+    from api.settings import get_settings as api_settings
+
+    settings = api_settings()
+    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
+    return 0
+
+
+def _migrate(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.cli.migrate import upgrade_head
+    from worker.db.engine import sqlalchemy_url
+
+    upgrade_head(sqlalchemy_url(get_settings().database_url))
+    return 0
+
+
+def _sweeper(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.sweeper import run_forever
+
+    run_forever(get_settings(), interval_s=args.interval_s)
+    return 0
+
+
+def _keys(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.apikeys import ApiKeys
+    from worker.db.engine import make_engine, make_session_factory
+
+    keys = ApiKeys(make_session_factory(make_engine(get_settings().database_url)))
+    if args.action == "list":
+        for name, prefix, revoked in keys.list():
+            print(f"{name:32} {prefix}…  {'revoked' if revoked else 'active'}")
+        return 0
+    if not args.name:
+        print("sdfleet keys create|revoke NAME", file=sys.stderr)
+        return 2
+    if args.action == "create":
+        print(keys.create(args.name))
+        return 0
+    return 0 if keys.revoke(args.name) else 1
+
+
+def _models(args: argparse.Namespace, rest: list[str]) -> int:
+    from worker.registry.cli import main as models_main
+
+    return models_main(
+        [*rest, "--volume", str(get_settings().models_dir)] if "--volume" not in rest else rest
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

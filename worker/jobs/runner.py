@@ -1,0 +1,195 @@
+"""The job logic a task calls: claim, generate as a plan of sub-batches, check, store, commit.
+
+It knows nothing of Celery: it returns an `Outcome` and the task turns that into an ack, a retry or a
+result. Every write after the claim is fenced by the attempt number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.a1111.backend import Backend, Watch
+from worker.a1111.payload import build_txt2img
+from worker.capacity import CapacityMemory
+from worker.deadlines import generation_deadline_s
+from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
+from worker.jobs.store import AttemptReport, Claim, JobStore, StoredImage
+from worker.policy.oom import next_chunk
+from worker.policy.retry import RetryDecision, decide_retry
+from worker.quality import check_images
+from worker.results import ResultStore, sha256_hex
+from worker.taxonomy import FailureCategory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery of a job."""
+
+    kind: str  # "finished" | "duplicate" | "retry"
+    retry_in_s: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class _Progress:
+    images: list[StoredImage] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    report: AttemptReport = field(default_factory=lambda: AttemptReport(batch_size=0))
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """Where the worker finds a checkpoint: its registry name and the file A1111 lists."""
+
+    filename: str
+    architecture: str
+
+
+class JobRunner:
+    """Runs jobs on one GPU's A1111 for one worker."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        backend: Backend,
+        results: ResultStore,
+        capacity: CapacityMemory,
+        checkpoint_file: Callable[[str], CheckpointFile],
+        worker_name: str,
+        gpu_key: str,
+        lease_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.results = results
+        self.capacity = capacity
+        self._checkpoint_file = checkpoint_file
+        self.worker_name = worker_name
+        self.gpu_key = gpu_key
+        self.lease_s = lease_s
+        self._clock = clock
+
+    def run(self, job_id: uuid.UUID) -> Outcome:
+        """Run one delivery of `job_id`; never raises for a job's own failure (it is recorded)."""
+        claim = self.store.claim(job_id, self.worker_name, self.lease_s)
+        if claim is None:
+            return Outcome("duplicate", reason="finished, cancelled or held by a live lease")
+        progress = _Progress(report=AttemptReport(batch_size=claim.batch_size))
+        started = self._clock()
+        try:
+            self._generate(claim, progress)
+        except SdfleetError as exc:
+            progress.report.timings["total_s"] = round(self._clock() - started, 3)
+            return self._after_failure(claim, exc, progress)
+        progress.report.timings["total_s"] = round(self._clock() - started, 3)
+        if not self.store.complete(
+            claim.job_id, claim.attempt, progress.images, progress.info, progress.report
+        ):
+            log.warning("job %s attempt %s was fenced off; its images are discarded", job_id, claim.attempt)
+        return Outcome("finished")
+
+    def _generate(self, claim: Claim, progress: _Progress) -> None:
+        params = claim.params
+        checkpoint = self._checkpoint_file(claim.checkpoint)
+        t0 = self._clock()
+        self.backend.ensure_ready()
+        self.backend.ensure_checkpoint(checkpoint.filename)
+        progress.report.timings["prepare_s"] = round(self._clock() - t0, 3)
+        shape = (self.gpu_key, checkpoint.architecture, params["width"] * params["height"])
+        total = claim.batch_size
+        cleaned_up = False
+        while len(progress.images) < total:
+            remaining = total - len(progress.images)
+            chunk = next_chunk(remaining, self.capacity.known_max(*shape))
+            progress.report.batch_size = chunk
+            done = len(progress.images)
+            payload = build_txt2img(params, seed=claim.seed + done, batch_size=chunk)
+            watch = self._watch(claim, params, chunk)
+            t1 = self._clock()
+            try:
+                result = self.backend.generate(payload, watch)
+            except BackendOutOfMemory as exc:
+                progress.report.oom_count += 1
+                self.capacity.record_oom(*shape, batch_size=chunk)
+                if chunk > 1:
+                    log.info("OOM at batch %s for job %s; splitting", chunk, claim.job_id)
+                    continue
+                if cleaned_up:
+                    raise BackendOutOfMemory(f"out of memory even at batch 1 after a cleanup: {exc}") from exc
+                self._emergency_cleanup()
+                cleaned_up = True
+                continue
+            gen_s = self._clock() - t1
+            progress.report.timings.setdefault("generate_s", []).append(round(gen_s, 3))
+            self.capacity.record_success(*shape, batch_size=chunk)
+            checked = check_images(
+                result.images, expected_count=chunk, width=params["width"], height=params["height"]
+            )
+            if not progress.info:
+                progress.info = result.info
+            for offset, image in enumerate(checked):
+                index = done + offset
+                path = self.results.write(claim.job_id, claim.attempt, index, image.data)
+                progress.images.append(
+                    StoredImage(
+                        index=index,
+                        seed=claim.seed + index,
+                        storage_path=path,
+                        width=image.width,
+                        height=image.height,
+                        sha256=sha256_hex(image.data),
+                        infotext=image.infotext,
+                    )
+                )
+
+    def _watch(self, claim: Claim, params: dict[str, Any], chunk: int) -> Watch:
+        deadline = generation_deadline_s(
+            steps=params["steps"], width=params["width"], height=params["height"], batch_size=chunk
+        )
+
+        def tick() -> bool:
+            cancel = self.store.renew_lease(claim.job_id, claim.attempt, self.lease_s)
+            if cancel is None:
+                raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
+            return cancel
+
+        return Watch(deadline_s=deadline, stall_s=max(60.0, deadline / 4), tick=tick)
+
+    def _emergency_cleanup(self) -> None:
+        """Before the last try at batch 1: unload and reload the checkpoint to defragment VRAM."""
+        log.warning("OOM at batch 1: unloading and reloading the checkpoint before one more try")
+        self.backend.client.unload_checkpoint()
+        self.backend.client.reload_checkpoint()
+
+    def _after_failure(self, claim: Claim, exc: SdfleetError, progress: _Progress) -> Outcome:
+        category = exc.category
+        message = str(exc)
+        if isinstance(exc, JobRejected | JobCancelled):
+            self.store.fail(claim.job_id, claim.attempt, category, message, progress.report)
+            return Outcome("finished", reason=category.value)
+        previous = [FailureCategory(c) for c in claim.previous_categories]
+        decision: RetryDecision = decide_retry(category, claim.attempt, claim.max_attempts, previous)
+        if decision.retry:
+            if self.store.hand_back(claim.job_id, claim.attempt, category, message, progress.report):
+                log.info(
+                    "job %s attempt %s: %s; retrying in %ss",
+                    claim.job_id,
+                    claim.attempt,
+                    message,
+                    decision.delay_s,
+                )
+                return Outcome("retry", retry_in_s=decision.delay_s, reason=category.value)
+            return Outcome("duplicate", reason="fenced off")
+        self.store.fail(
+            claim.job_id, claim.attempt, category, f"{message} ({decision.reason})", progress.report
+        )
+        return Outcome("finished", reason=category.value)

@@ -1,0 +1,55 @@
+"""The OOM policy: how large a sub-batch to try, and what an OOM or a success teaches us.
+
+Pure functions over what is known of one shape (worker GPU, architecture, width × height). The store
+that remembers it across jobs and workers is `worker.capacity`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShapeCapacity:
+    """What one GPU is known to hold for one (architecture, pixels) shape."""
+
+    largest_ok: int | None = None  # the largest batch that succeeded
+    smallest_oom: int | None = None  # the smallest batch that ran out of memory
+    limit: int | None = None  # the batch size to try at most next time
+
+    def after_oom(self, batch_size: int) -> ShapeCapacity:
+        """An OOM at `batch_size`: go straight to the largest known success below it, else halve."""
+        smallest = batch_size if self.smallest_oom is None else min(self.smallest_oom, batch_size)
+        if self.largest_ok is not None and self.largest_ok < batch_size:
+            limit = self.largest_ok
+        else:
+            limit = max(1, batch_size // 2)
+        return ShapeCapacity(
+            largest_ok=self.largest_ok if (self.largest_ok or 0) < batch_size else None,
+            smallest_oom=smallest,
+            limit=limit,
+        )
+
+    def after_success(self, batch_size: int) -> ShapeCapacity:
+        """A success at `batch_size` raises the remembered bound if it is larger."""
+        largest = max(self.largest_ok or 0, batch_size)
+        smallest = self.smallest_oom if self.smallest_oom is None or self.smallest_oom > largest else None
+        limit = self.limit if self.limit is None or self.limit >= largest else largest
+        return ShapeCapacity(largest_ok=largest, smallest_oom=smallest, limit=limit)
+
+
+def next_chunk(remaining: int, limit: int | None) -> int:
+    """The size of the next sub-batch: everything that is left, capped by what the GPU is known to hold."""
+    if remaining < 1:
+        raise ValueError("nothing remains to generate")
+    return remaining if limit is None else max(1, min(remaining, limit))
+
+
+def plan(total: int, limit: int | None) -> list[int]:
+    """The sub-batch sizes for `total` images when nothing goes wrong (for display and tests)."""
+    sizes = []
+    while total > 0:
+        size = next_chunk(total, limit)
+        sizes.append(size)
+        total -= size
+    return sizes

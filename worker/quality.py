@@ -1,0 +1,60 @@
+"""Output quality control: are the images A1111 returned the images we asked for?
+
+Each image must decode as a PNG of the requested size, the count must match, and an image must not be
+blank or uniform (A1111's NaN-VAE black frames, which `--no-half-vae` exists to prevent).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from PIL import Image, ImageStat, UnidentifiedImageError
+
+from worker.errors import OutputInvalid
+
+# A frame whose pixel values barely vary is blank: real images have a standard deviation in the tens.
+MIN_PIXEL_STDDEV = 2.0
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image that passed the checks, with what was read from it."""
+
+    data: bytes
+    width: int
+    height: int
+    infotext: str
+
+
+def check_images(images: list[bytes], *, expected_count: int, width: int, height: int) -> list[CheckedImage]:
+    """Check every image; raises OutputInvalid naming the first problem found."""
+    if len(images) != expected_count:
+        raise OutputInvalid(f"A1111 returned {len(images)} images, expected {expected_count}")
+    return [_check_one(i, data, width, height) for i, data in enumerate(images)]
+
+
+def _check_one(index: int, data: bytes, width: int, height: int) -> CheckedImage:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            fmt, size, info = image.format, image.size, dict(image.info)
+            stddev = _stddev(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise OutputInvalid(f"image {index} does not decode: {exc}") from exc
+    if fmt != "PNG":
+        raise OutputInvalid(f"image {index} is {fmt}, expected PNG")
+    if size != (width, height):
+        raise OutputInvalid(f"image {index} is {size[0]}x{size[1]}, expected {width}x{height}")
+    if stddev < MIN_PIXEL_STDDEV:
+        raise OutputInvalid(
+            f"image {index} is blank (pixel standard deviation {stddev:.2f} < {MIN_PIXEL_STDDEV}); "
+            "a NaN in the VAE gives such black frames"
+        )
+    infotext = info.get("parameters")
+    return CheckedImage(data, width, height, infotext if isinstance(infotext, str) else "")
+
+
+def _stddev(image: Image.Image) -> float:
+    stat = ImageStat.Stat(image.convert("RGB"))
+    return max(stat.stddev)

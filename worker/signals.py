@@ -1,0 +1,37 @@
+"""Celery signal handlers: per-process start-up and shutdown of the worker's resources.
+
+Connected when the app imports this module (listed in the app's `include`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown
+
+from worker.celery_app import check_visibility_timeout
+from worker.context import close_worker_context, init_worker_context
+from worker.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _refuse_unsafe_settings(**_: Any) -> None:
+    """In the main worker process, before consuming: refuse a visibility timeout that is too short."""
+    check_visibility_timeout(get_settings())
+
+
+@worker_process_init.connect
+def _build_context(**_: Any) -> None:
+    settings = get_settings()
+    init_worker_context(settings)
+    log.info(
+        "worker %s ready for %s (A1111 at %s)", settings.worker_name, settings.checkpoints, settings.a1111_url
+    )
+
+
+@worker_process_shutdown.connect
+def _close_context(**_: Any) -> None:
+    close_worker_context()

@@ -1,0 +1,79 @@
+"""The sweeper: periodic and idempotent, it makes sure every accepted job reaches a worker.
+
+- A queued job whose message is in no queue and not delivered (Redis restarted without persistence,
+  or a crash between commit and publish) is published again.
+- A running job whose lease expired (its worker died) gets its attempt recorded as lost and is handed
+  back to the queue, or failed once it has used all its attempts.
+Duplicates this may create are harmless: a worker's claim is fenced by the attempt number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from worker.broker import broker_task_ids
+from worker.jobs.store import JobStore, utcnow
+from worker.settings import CoreSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    republished: int
+    recovered: int
+    failed: int
+
+
+def sweep_once(
+    store: JobStore,
+    *,
+    present_ids: Callable[[set[str]], set[str]],
+    publish: Callable[[str, str], None],
+    grace_s: float = 20.0,
+    now: datetime | None = None,
+) -> SweepReport:
+    """One pass. `present_ids(queues)` returns the job ids the broker still holds for those queues."""
+    now = now or utcnow()
+    recovered = failed = 0
+    for job_id, attempt in store.expired_leases(now):
+        if store.expire_lease(job_id, attempt, now):
+            recovered += 1
+        else:
+            failed += 1
+    candidates = store.queued_before(now - timedelta(seconds=grace_s))
+    present = present_ids({queue for _, queue in candidates}) if candidates else set()
+    republished = 0
+    for job_id, queue in candidates:
+        if str(job_id) not in present:
+            publish(str(job_id), queue)
+            store.mark_published(job_id)
+            republished += 1
+    if republished or recovered or failed:
+        log.warning(
+            "sweep: republished %s, recovered %s expired leases, failed %s", republished, recovered, failed
+        )
+    return SweepReport(republished, recovered, failed)
+
+
+def run_forever(settings: CoreSettings, *, interval_s: float) -> None:
+    from worker.db.engine import make_engine, make_session_factory
+    from worker.tasks import txt2img
+
+    assert settings.redis_url is not None
+    redis_url = settings.redis_url
+    store = JobStore(make_session_factory(make_engine(settings.database_url, pool_size=1)))
+    while True:
+        try:
+            sweep_once(
+                store,
+                present_ids=lambda queues: broker_task_ids(redis_url, queues),
+                publish=txt2img.publish,
+            )
+        except Exception:  # the sweeper must outlive a Postgres or Redis outage; it logs and tries again
+            log.exception("sweep failed; trying again in %s s", interval_s)
+        time.sleep(interval_s)

@@ -1,0 +1,69 @@
+"""The public task, `txt2img`. Thin: load the job by id, call the job logic, report the outcome.
+
+A caller submits with keyword arguments (the job schema): `txt2img.delay(prompt=..., steps=20)`. That
+validates, writes the job row, and only then publishes a message carrying the job id alone; the
+AsyncResult's id is the job id, and `.get()` returns the job as the API shows it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+from celery.result import AsyncResult
+
+from worker.celery_app import app
+from worker.jobs.submit import submit
+from worker.jobs.view import job_view
+
+
+class Txt2ImgTask(Task):  # type: ignore[type-arg]
+    """Submission through `delay`/`apply_async` goes through the job schema and the record first."""
+
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
+        if args:
+            raise TypeError("txt2img takes keyword arguments only, e.g. txt2img.delay(prompt='a cat')")
+        return self.apply_async(kwargs=kwargs)
+
+    def apply_async(  # type: ignore[override]
+        self,
+        args: Any = None,
+        kwargs: dict[str, Any] | None = None,
+        task_id: str | None = None,
+        **options: Any,
+    ) -> AsyncResult:  # type: ignore[type-arg]
+        kwargs = dict(kwargs or {})
+        if set(kwargs) == {"job_id"} and not args:  # our own publish, a retry, or the sweeper
+            return super().apply_async(args, kwargs, task_id=task_id, **options)
+        from worker.context import producer_context  # the producer is built on first use, not at import
+
+        producer = producer_context()
+        job_id = submit(
+            kwargs,
+            store=producer.store,
+            resolver=producer.resolver,
+            settings=producer.settings,
+            publish=lambda jid, queue: self.publish(jid, queue),
+        )
+        return self.AsyncResult(job_id)
+
+    def publish(self, job_id: str, queue: str) -> None:
+        """Ring the doorbell for a recorded job: a message with its id, on its checkpoint's queue."""
+        super().apply_async(kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
+
+
+@app.task(base=Txt2ImgTask, bind=True, name="sdfleet.txt2img", max_retries=None)
+def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
+    """Run job `job_id` on this worker's GPU; returns the job once it is finished."""
+    from worker.context import worker_context
+
+    context = worker_context()
+    outcome = context.runner.run(uuid.UUID(job_id))
+    if outcome.kind == "retry":
+        raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
+    job = context.store.get(uuid.UUID(job_id))
+    if outcome.kind == "duplicate" and job.status not in ("succeeded", "failed", "cancelled"):
+        raise Ignore()  # another delivery holds the job; its result will be stored by that one
+    return job_view(job)
