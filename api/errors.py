@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,15 @@ from worker.errors import JobNotFound, JobRejected, SdfleetError
 log = logging.getLogger(__name__)
 
 
+def _json_safe(value: object) -> object:
+    """The offending input as JSON can carry it: NaN, infinities and odd objects become their repr."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
 def rejected_body(exc: JobRejected) -> dict[str, object]:
     return {
         "error": exc.category.value,
@@ -22,7 +32,7 @@ def rejected_body(exc: JobRejected) -> dict[str, object]:
                 "loc": ["body", *p.field.split(".")],
                 "msg": p.message,
                 "type": exc.category.value,
-                "input": p.value,
+                "input": _json_safe(p.value),
             }
             for p in exc.problems
         ],

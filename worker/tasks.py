@@ -7,6 +7,7 @@ AsyncResult's id is the job id, and `.get()` returns the job as the API shows it
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -15,8 +16,11 @@ from celery.exceptions import Ignore
 from celery.result import AsyncResult
 
 from worker.celery_app import app
+from worker.errors import JobNotFound
 from worker.jobs.submit import submit
 from worker.jobs.view import job_view
+
+log = logging.getLogger(__name__)
 
 
 class Txt2ImgTask(Task):  # type: ignore[type-arg]
@@ -63,7 +67,11 @@ def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
     outcome = context.runner.run(uuid.UUID(job_id))
     if outcome.kind == "retry":
         raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
-    job = context.store.get(uuid.UUID(job_id))
+    try:
+        job = context.store.get(uuid.UUID(job_id))
+    except JobNotFound:
+        log.warning("message for unknown job %s dropped (another deployment's, or deleted)", job_id)
+        raise Ignore() from None
     if outcome.kind == "duplicate" and job.status not in ("succeeded", "failed", "cancelled"):
         raise Ignore()  # another delivery holds the job; its result will be stored by that one
     return job_view(job)

@@ -14,7 +14,7 @@ import httpx
 
 from worker.cli.commands import api_command, worker_command
 from worker.cli.processes import Child, ProcessGroup
-from worker.cli.services import free_port, wait_for_port
+from worker.cli.services import free_port
 
 A1111_FLAGS = (
     "--xformers", "--no-half-vae", "--skip-python-version-check", "--skip-torch-cuda-test", "--skip-install",
@@ -46,9 +46,12 @@ class Emulator:
         return self.url + "/emulator/v1"
 
 
-def wait_http(url: str, timeout_s: float = 30.0) -> None:
+def wait_http(url: str, timeout_s: float = 30.0, *, child: Child | None = None) -> None:
+    """Returns once `url` answers any HTTP; raises with the child's log if it died first."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if child is not None and not child.alive():
+            raise RuntimeError(f"{child.name} exited:\n{child.log_tail(40)}")
         try:
             httpx.get(url, timeout=1.0)
             return
@@ -69,7 +72,7 @@ class Processes:
         args = [sys.executable, "-m", "emulator", *a1111_args(volume, port, ckpt)]
         child = self.group.start(f"a1111-{port}", args, {**self.env, **(env or {})})
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/sdapi/v1/sd-models")
+        wait_http(url + "/sdapi/v1/sd-models", child=child)
         return Emulator(child, url)
 
     def worker(
@@ -96,9 +99,10 @@ class Processes:
 
     def api(self, env: Mapping[str, str] | None = None) -> str:
         port = free_port()
-        self.group.start(f"api-{port}", api_command("127.0.0.1", port), {**self.env, **(env or {})})
-        wait_for_port("127.0.0.1", port, 30)
-        return f"http://127.0.0.1:{port}"
+        child = self.group.start(f"api-{port}", api_command("127.0.0.1", port), {**self.env, **(env or {})})
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/healthz", child=child)
+        return url
 
     def stop(self) -> None:
         self.group.stop(timeout_s=20)

@@ -84,6 +84,17 @@ class JobRunner:
         if claim is None:
             return Outcome("duplicate", reason="finished, cancelled or held by a live lease")
         progress = _Progress(report=AttemptReport(batch_size=claim.batch_size))
+        if claim.attempt > claim.max_attempts:
+            # Deliveries that never recorded an outcome (e.g. the worker process was killed each time).
+            last = claim.previous_categories[-1] if claim.previous_categories else "backend_crashed"
+            self.store.fail(
+                claim.job_id,
+                claim.attempt,
+                FailureCategory(last),
+                f"gave up: {claim.attempt - 1} attempts were used without a result",
+                progress.report,
+            )
+            return Outcome("finished", reason="attempts exhausted")
         started = self._clock()
         try:
             self._generate(claim, progress)
