@@ -26,6 +26,7 @@ def _refuse_unsafe_settings(**_: Any) -> None:
 @worker_process_init.connect
 def _build_context(**_: Any) -> None:
     settings = get_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per A1111 poll drowns the log
     init_worker_context(settings)
     log.info(
         "worker %s ready for %s (A1111 at %s)", settings.worker_name, settings.checkpoints, settings.a1111_url
