@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import health, jobs
+from api.routes import health, jobs, metrics
 from api.settings import ApiSettings, get_settings
 from worker.apikeys import ApiKeys
 from worker.celery_app import use_settings
@@ -48,4 +48,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(jobs.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

@@ -105,3 +105,11 @@ def test_openapi_describes_the_job_schema(api_url: str) -> None:
 def test_health(api_url: str) -> None:
     assert httpx.get(api_url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(api_url + "/readyz").json()["status"] == "ok"
+
+
+def test_metrics_report_jobs_by_status(http: httpx.Client, api_url: str) -> None:
+    http.post("/v1/jobs", json=VALID)
+    text = httpx.get(api_url + "/metrics").text
+    assert 'sdfleet_jobs{checkpoint="deliberate_v6",status="queued"}' in text
+    assert 'sdfleet_queue_depth{queue="sd.deliberate_v6"}' in text
+    assert "sdfleet_oldest_queued_seconds" in text
