@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from worker.a1111.backend import Backend
+from worker.a1111.attached import AttachedA1111
+from worker.a1111.backend import Backend, OwnedProcess
 from worker.a1111.client import A1111Client
+from worker.a1111.launch import launch_supervisor
 from worker.capacity import CapacityMemory, PostgresCapacity
 from worker.db.engine import make_engine, make_session_factory
 from worker.errors import InternalError
@@ -39,8 +41,6 @@ class WorkerContext:
 
     def close(self) -> None:
         self.backend.close()
-        if self.backend.process is not None:
-            self.backend.process.stop()  # type: ignore[attr-defined]
         self.engine.dispose()
 
 
@@ -75,11 +75,11 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
     store = JobStore(make_session_factory(engine))
     resolver = RegistryResolver.for_volume(settings.models_dir)
     client = A1111Client(settings.a1111_url, request_timeout_s=settings.a1111_request_timeout_s)
-    process = None
+    process: OwnedProcess
     if settings.a1111_launch:
-        from worker.a1111.launch import launch_supervisor
-
         process = launch_supervisor(settings)
+    else:
+        process = AttachedA1111(settings.a1111_url, probe=client.is_ready)
     backend = Backend(
         client,
         process=process,

@@ -20,7 +20,6 @@ from worker.a1111.client import A1111Client, Progress, Txt2ImgResult
 from worker.errors import (
     BackendError,
     BackendTimeout,
-    BackendUnavailable,
     JobCancelled,
     ModelNotFound,
 )
@@ -29,7 +28,11 @@ log = logging.getLogger(__name__)
 
 
 class OwnedProcess(Protocol):
-    """What the backend needs from the supervisor of a launched A1111 (absent when attached)."""
+    """What the backend needs from its A1111's process: a Supervisor when launched, else AttachedA1111."""
+
+    @property
+    def healthy(self) -> bool:
+        """False once the process is in a restart loop: the worker must stop taking jobs."""
 
     def ensure_running(self) -> None:
         """Start or restart the process if it is not running; raises BackendUnavailable if it may not."""
@@ -40,8 +43,14 @@ class OwnedProcess(Protocol):
     def kill_hung(self, reason: str) -> None:
         """Kill the process group of a hung A1111 and start it again."""
 
-    def wait_ready(self, probe: Callable[[], bool], deadline_s: float) -> None:
+    def wait_ready(self, probe: Callable[[], bool], deadline_s: float | None = None) -> None:
         """Wait for `probe` to pass; raises BackendCrashed or BackendUnavailable."""
+
+    def record_success(self) -> None:
+        """A generation completed: a crash streak is over."""
+
+    def stop(self, timeout_s: float | None = None) -> object:
+        """Stop the process (and its group) if we own it."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Backend:
         self,
         client: A1111Client,
         *,
-        process: OwnedProcess | None = None,
+        process: OwnedProcess,
         poll_interval_s: float = 0.5,
         startup_deadline_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
@@ -77,20 +86,16 @@ class Backend:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()
+        self.process.stop()
+
+    @property
+    def healthy(self) -> bool:
+        return self.process.healthy
 
     def ensure_ready(self) -> None:
-        """Start A1111 if we own it and wait until it answers with a loaded checkpoint."""
-        if self.process is not None:
-            self.process.ensure_running()
-            self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
-            return
-        deadline = self._clock() + self._startup_deadline_s
-        while not self.client.is_ready():
-            if self._clock() > deadline:
-                raise BackendUnavailable(
-                    f"A1111 at {self.client.base_url} is not ready after {self._startup_deadline_s:g} s"
-                )
-            time.sleep(self._poll_s)
+        """Start A1111 if we own it (restart it if it died) and wait until it has a loaded checkpoint."""
+        self.process.ensure_running()
+        self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
 
     def ensure_checkpoint(self, filename: str) -> str:
         """Make A1111 load the checkpoint stored as `filename`; returns its A1111 title.
@@ -125,19 +130,20 @@ class Backend:
         last_mark: tuple[int, int, int] | None = None
         while True:
             try:
-                return future.result(timeout=self._poll_s)
+                result = future.result(timeout=self._poll_s)
             except FutureTimeout:
                 pass
             except BackendError:
-                if self.process is not None:
-                    self.process.raise_if_dead()
+                self.process.raise_if_dead()
                 raise
+            else:
+                self.process.record_success()
+                return result
             now = self._clock()
             if watch.tick():
                 self._stop(future, watch, kill=False)
                 raise JobCancelled("cancelled by the caller while running; A1111 was interrupted")
-            if self.process is not None:
-                self.process.raise_if_dead()
+            self.process.raise_if_dead()
             progress = self._progress()
             if progress is not None:
                 mark = (progress.job_count, progress.job_no, progress.sampling_step)
@@ -174,7 +180,7 @@ class Backend:
             pass
         except BackendError:
             return
-        if kill and self.process is not None:
+        if kill:
             self.process.kill_hung("generation did not stop after an interrupt")
             self.forget_checkpoint()
 
