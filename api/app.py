@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import health, jobs, metrics
+from api.routes import a1111, health, jobs, metrics
 from api.settings import ApiSettings, get_settings
 from worker.apikeys import ApiKeys
 from worker.celery_app import use_settings
@@ -49,4 +49,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(a1111.router)
     return app

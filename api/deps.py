@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from api.settings import ApiSettings
@@ -35,20 +35,23 @@ def get_resources(request: Request) -> Resources:
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 _bearer = HTTPBearer(auto_error=False, description="An sdfleet API key: `Authorization: Bearer sdf_...`")
+_basic = HTTPBasic(auto_error=False, description="For A1111 clients: any user name, the API key as password")
 
 
 def get_caller(
     resources: ResourcesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Caller | None:
-    """The caller named by the bearer key; 401 when a key is required and missing or unknown."""
+    """The caller named by the API key; 401 when a key is required and missing or unknown."""
     if not resources.settings.api_auth:
         return None
-    if credentials is None:
+    key = bearer.credentials if bearer is not None else basic.password if basic is not None else None
+    if key is None:
         raise HTTPException(
             401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
         )
-    caller = resources.keys.authenticate(credentials.credentials)
+    caller = resources.keys.authenticate(key)
     if caller is None:
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     return caller

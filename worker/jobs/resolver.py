@@ -26,6 +26,9 @@ class RegistryResolver:
         folder = self.volume / "models" / "checkpoints"
         return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
 
+    def checkpoint_names(self) -> list[str]:
+        return list(self._checkpoints())
+
     def resolve_checkpoint(self, name: str) -> ResolvedCheckpoint:
         found = self._checkpoints().get(name)
         if found is None:
