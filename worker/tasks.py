@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task
 from celery.exceptions import Ignore
 from celery.result import AsyncResult
 
+if TYPE_CHECKING:
+    from worker.context import WorkerContext
+
 from worker.celery_app import app
 from worker.errors import JobNotFound
 from worker.jobs.submit import submit
 from worker.jobs.view import job_view
+from worker.queues import checkpoint_queue
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,14 @@ def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
     from worker.context import worker_context
 
     context = worker_context()
+    if _unhealthy(context):
+        # A restart loop took this GPU out of rotation: the job goes back to the queue untouched.
+        _leave_rotation(self, context.settings.checkpoints)
+        self.publish(job_id, context.store.get(uuid.UUID(job_id)).queue)
+        raise Ignore()
     outcome = context.runner.run(uuid.UUID(job_id))
+    if _unhealthy(context):
+        _leave_rotation(self, context.settings.checkpoints)
     if outcome.kind == "retry":
         raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
     try:
@@ -75,3 +86,20 @@ def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
     if outcome.kind == "duplicate" and job.status not in ("succeeded", "failed", "cancelled"):
         raise Ignore()  # another delivery holds the job; its result will be stored by that one
     return job_view(job)
+
+
+def _unhealthy(context: WorkerContext) -> bool:
+    return not context.backend.healthy
+
+
+def _leave_rotation(task: Txt2ImgTask, checkpoints: list[str]) -> None:
+    """Stop this worker consuming its queues (it stays up, visible in Flower, for an operator to look at)."""
+    hostname = str(task.request.hostname)
+    log.error(
+        "worker %s is unhealthy (A1111 restart loop): it stops taking jobs; restart the worker, or "
+        "`celery -A worker.celery_app control add_consumer <queue> -d %s` once A1111 is fixed",
+        hostname,
+        hostname,
+    )
+    for checkpoint in checkpoints:
+        task.app.control.cancel_consumer(checkpoint_queue(checkpoint), destination=[hostname])
