@@ -7,20 +7,14 @@ as the real thing.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save_file
 
+from worker.registry.architecture import Architecture
 
-class Architecture(StrEnum):
-    """The base model family of a checkpoint or LoRA."""
-
-    SD15 = "sd15"  # Stable Diffusion 1.x: one CLIP-L text encoder under cond_stage_model
-    SDXL = "sdxl"  # SDXL: two text encoders under conditioner.embedders.{0,1}
-    UNKNOWN = "unknown"  # anything else (SD2, Flux, ...): listed, but not matched to LoRAs
-
+__all__ = ["Architecture", "write_checkpoint", "write_embedding", "write_lora"]
 
 _VAE_KEYS = (
     "first_stage_model.decoder.conv_in.weight",
@@ -118,4 +112,20 @@ def write_lora(
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+def write_embedding(path: Path, architecture: Architecture, *, vectors: int = 2) -> Path:
+    """Write a textual-inversion embedding for `architecture` to `path` and return the path."""
+    if architecture is Architecture.SD15:
+        tensors = {"emb_params": np.ones((vectors, 768), dtype=np.float32)}
+    elif architecture is Architecture.SDXL:
+        tensors = {
+            "clip_l": np.ones((vectors, 768), dtype=np.float16),
+            "clip_g": np.ones((vectors, 1280), dtype=np.float16),
+        }
+    else:
+        raise ValueError("no sample layout for an unknown architecture")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
     return path
