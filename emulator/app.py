@@ -1,0 +1,27 @@
+"""The FastAPI app: A1111's middleware (GZip, error envelope, X-Process-Time) and every route."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from emulator import routes_admin, routes_generation, routes_misc, routes_models
+from emulator.auth import auth_dependencies
+from emulator.errors import EnvelopeMiddleware, ProcessTimeMiddleware, http_exception_handler
+from emulator.routes_admin import Listener
+from emulator.runtime import Runtime
+
+
+def create_app(rt: Runtime, listener: Listener | None = None) -> FastAPI:
+    """A bare FastAPI() like A1111's `api_only()`, so /docs and /openapi.json exist too."""
+    app = FastAPI()
+    app.add_middleware(EnvelopeMiddleware)
+    app.add_middleware(ProcessTimeMiddleware)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_exception_handler(HTTPException, http_exception_handler)
+    deps = auth_dependencies(rt.config.api_auth)
+    routes_generation.register(app, rt, deps)
+    routes_models.register(app, rt, deps)
+    routes_misc.register(app, rt, deps)
+    routes_admin.register(app, rt, listener)
+    return app

@@ -1,0 +1,45 @@
+"""The emulator's settings, built once at start-up from A1111's flags and the emulator's own knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emulator.arch import Arch
+from emulator.faults import FaultSpec
+from emulator.gpu import Precision
+
+DEFAULT_PORT = 7861  # A1111's port with --nowebui (webui.py:43)
+DEFAULT_VERSION = "v1.10.1"
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything the server needs; `a1111_flags` is the argparse namespace `/cmd-flags` reports."""
+
+    a1111_flags: dict[str, Any]
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    ckpt_dir: Path | None = None
+    ckpt: Path | None = None
+    lora_dir: Path | None = None
+    embeddings_dir: Path | None = None
+    settings_file: Path | None = None  # written by POST /options only when given explicitly
+    hashing: bool = True
+    linear_attention: bool = True
+    precision: Precision = field(default_factory=Precision)
+    api_auth: dict[str, str] = field(default_factory=dict)
+    skip_load_model_at_start: bool = False
+    api_server_stop: bool = False
+    timeout_keep_alive_s: int = 30
+    # emulator-only knobs (--emu-* flags, A1111_EMU_* variables)
+    time_scale: float = 1.0
+    vram_mb: float = 24576.0
+    gpu_speed: float = 1.0  # throughput relative to the reference card (RTX 4080)
+    load_s: dict[Arch, float] = field(default_factory=dict)  # overrides of the per-arch load times
+    faults: tuple[FaultSpec, ...] = ()
+    sampler_mode: str = "1.10"  # "1.9": legacy or unknown sampler names give 404, as v1.9.x did
+    version: str = DEFAULT_VERSION
+    seed: int | None = None  # seeds the resolver of seed=-1, for reproducible runs
+    log_level: str = "warning"

@@ -1,0 +1,93 @@
+"""Memory, command-line flags, the static lists (upscalers, VAEs...) and the server-stop routes."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from fastapi import FastAPI, HTTPException
+from fastapi.params import Depends
+
+from emulator.host_memory import ram_usage
+from emulator.runtime import Runtime
+from emulator.scripts import SCRIPT_NAMES
+
+# (name, model_name, scale) of a stock install's upscalers
+UPSCALERS = (
+    ("None", None, 4), ("Lanczos", None, 4), ("Nearest", None, 4), ("DAT x2", "DAT x2", 2),
+    ("DAT x3", "DAT x3", 3), ("DAT x4", "DAT x4", 4), ("ESRGAN_4x", "ESRGAN_4x", 4), ("LDSR", "LDSR", 4),
+    ("R-ESRGAN 4x+", "R-ESRGAN 4x+", 4), ("R-ESRGAN 4x+ Anime6B", "R-ESRGAN 4x+ Anime6B", 4),
+    ("ScuNET GAN", "ScuNET GAN", 4), ("ScuNET PSNR", "ScuNET PSNR", 4), ("SwinIR 4x", "SwinIR 4x", 4),
+)  # fmt: skip
+LATENT_UPSCALE_MODES = (
+    "Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)", "Latent (nearest)",
+    "Latent (nearest-exact)",
+)  # fmt: skip
+
+
+def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
+    def memory() -> Any:
+        return {"ram": ram_usage(), "cuda": rt.device.memory_stats()}
+
+    def cmd_flags() -> Any:
+        return rt.config.a1111_flags
+
+    def upscalers() -> Any:
+        return [
+            {"name": name, "model_name": model, "model_path": None, "model_url": None, "scale": scale}
+            for name, model, scale in UPSCALERS
+        ]
+
+    def latent_upscale_modes() -> Any:
+        return [{"name": name} for name in LATENT_UPSCALE_MODES]
+
+    def face_restorers() -> Any:
+        return [{"name": "CodeFormer", "cmd_dir": None}, {"name": "GFPGAN", "cmd_dir": None}]
+
+    def realesrgan_models() -> Any:
+        return [
+            {"name": "R-ESRGAN General 4xV3", "path": None, "scale": 4},
+            {"name": "R-ESRGAN 4x+", "path": None, "scale": 4},
+            {"name": "R-ESRGAN 4x+ Anime6B", "path": None, "scale": 4},
+        ]
+
+    def empty_list() -> Any:
+        return []
+
+    def scripts() -> Any:
+        return SCRIPT_NAMES
+
+    def refresh_vae() -> Any:
+        with rt.queue_lock:
+            pass
+        return None
+
+    def server_kill() -> Any:
+        threading.Timer(0.1, os._exit, args=(0,)).start()
+        return None
+
+    def server_restart() -> Any:
+        if not os.environ.get("SD_WEBUI_RESTART"):
+            raise HTTPException(status_code=501, detail="Restart not supported")
+        threading.Timer(0.1, os._exit, args=(0,)).start()
+        return None
+
+    def server_stop() -> Any:
+        return "Stopping."  # only the UI loop acts on it: with --nowebui nothing stops (§2)
+
+    route = app.add_api_route
+    route("/sdapi/v1/memory", memory, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/cmd-flags", cmd_flags, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/upscalers", upscalers, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/latent-upscale-modes", latent_upscale_modes, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/face-restorers", face_restorers, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/realesrgan-models", realesrgan_models, methods=["GET"], dependencies=deps)
+    for path in ("sd-vae", "hypernetworks", "prompt-styles", "script-info", "extensions"):
+        route(f"/sdapi/v1/{path}", empty_list, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/scripts", scripts, methods=["GET"], dependencies=deps)
+    route("/sdapi/v1/refresh-vae", refresh_vae, methods=["POST"], dependencies=deps)
+    if rt.config.api_server_stop:
+        route("/sdapi/v1/server-kill", server_kill, methods=["POST"], dependencies=deps)
+        route("/sdapi/v1/server-restart", server_restart, methods=["POST"], dependencies=deps)
+        route("/sdapi/v1/server-stop", server_stop, methods=["POST"], dependencies=deps)
