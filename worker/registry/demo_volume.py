@@ -11,8 +11,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from worker.errors import ModelInvalid
 from worker.registry.architecture import ModelKind
 from worker.registry.catalogue import Catalogue, CatalogueEntry, load_catalogue
+from worker.registry.safetensors_check import validate_file
 from worker.registry.samples import write_checkpoint, write_lora
 from worker.registry.schema import KIND_DIRS
 
@@ -52,11 +54,24 @@ def _writer(entry: CatalogueEntry) -> Callable[[Path], object]:
 
 
 def _write_if_changed(target: Path, write: Callable[[Path], object]) -> None:
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
         write(temp)
-        if target.is_file() and target.read_bytes() == temp.read_bytes():
-            return
-        os.replace(temp, target)
+        if not _same_content(target, temp):
+            os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def _same_content(existing: Path, fresh: Path) -> bool:
+    """Equal tensors, data and metadata; the safetensors writer orders metadata keys differently each run."""
+    try:
+        old, new = validate_file(existing), validate_file(fresh)
+    except ModelInvalid:
+        return False
+    if (old.tensors, old.metadata) != (new.tensors, new.metadata):
+        return False
+    with open(existing, "rb") as a, open(fresh, "rb") as b:
+        a.seek(8 + old.header_length)
+        b.seek(8 + new.header_length)
+        return a.read() == b.read()
