@@ -46,6 +46,20 @@ def blank(width: int, height: int) -> np.ndarray:
     return np.zeros((height, width, 3), dtype=np.uint8)
 
 
+def grid(pictures: list[np.ndarray]) -> np.ndarray:
+    """A1111's `image_grid` with default options: round(sqrt(n)) rows on a white background."""
+    rows = min(len(pictures), max(1, round(len(pictures) ** 0.5)))
+    cols = -(-len(pictures) // rows)
+    height = max(p.shape[0] for p in pictures)
+    width = max(p.shape[1] for p in pictures)
+    canvas = np.full((rows * height, cols * width, 3), 255, dtype=np.uint8)
+    for index, picture in enumerate(pictures):
+        top = index // cols * height + (height - picture.shape[0]) // 2
+        left = index % cols * width + (width - picture.shape[1]) // 2
+        canvas[top : top + picture.shape[0], left : left + picture.shape[1]] = picture
+    return canvas
+
+
 def encode_png(pixels: np.ndarray, parameters: str | None) -> bytes:
     """PNG bytes with `parameters` as a text chunk (tEXt, or iTXt if not latin-1), as A1111 writes it."""
     info = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import images
+from emulator import hires, images
 from emulator.checkpoints import Checkpoint
 from emulator.faults import FaultKind
 from emulator.gpu import decode_seconds, lora_mib, working_mib
@@ -123,7 +123,7 @@ def _int_option(value: object, default: int) -> int:
 
 
 def _reserve_vram(rt: Runtime, job: Job, checkpoint: Checkpoint, width: int, height: int) -> None:
-    """The OOM decision, taken before the first step. Raises OutOfMemoryError."""
+    """The OOM decision, taken before a pass's first step. Raises OutOfMemoryError."""
     need = working_mib(
         checkpoint.arch, width, height, job.batch_size,
         linear_attention=rt.config.linear_attention, precision=rt.config.precision,
@@ -140,9 +140,16 @@ def _reserve_vram(rt: Runtime, job: Job, checkpoint: Checkpoint, width: int, hei
 
 def _process_inner(rt: Runtime, job: Job) -> Processed:
     checkpoint = _prepare(rt, job)
+    hr_plan = (
+        hires.plan(job.width, job.height, job.steps, job.denoising_strength, job.hr)
+        if job.enable_hr
+        else None
+    )
+    if hr_plan is not None:
+        job.extra.update(hr_plan.extra)
     _activate_loras(rt, job, checkpoint)
     if rt.state.snapshot()["job_count"] == -1:
-        rt.state.set_job(job_count=job.n_iter * (2 if job.enable_hr else 1))
+        rt.state.set_job(job_count=job.n_iter * (2 if hr_plan else 1))
     label = schedule_label(job.sampler_name, job.scheduler or "Automatic")
     if SAMPLERS_BY_NAME[job.sampler_name].kdiffusion and label != "Automatic":
         job.extra["Schedule type"] = label  # k-diffusion's get_sigmas records the schedule it used
@@ -168,18 +175,36 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
         )
         done = sample_batch(rt, job, job.steps, job.width, job.height, steps_run)
         steps_run += done
-        rt.clock.sleep(decode_seconds(checkpoint.arch, job.width, job.height) * job.batch_size)
+        fraction, size = done / job.steps if job.steps else 1.0, (job.width, job.height)
+        if hr_plan is not None and not rt.state.flags()[0]:
+            fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
+            steps_run += hr_plan.steps
+        rt.clock.sleep(decode_seconds(checkpoint.arch, *size) * job.batch_size)
         for i in range(n * job.batch_size, (n + 1) * job.batch_size):
-            result.pixels.append(_pixels(job, checkpoint, i, done / job.steps if job.steps else 1.0, blank))
+            result.pixels.append(_pixels(job, checkpoint, i, fraction, blank, size))
             result.infotexts.append(_infotext(rt, job, checkpoint, i))
         rt.stats.bump("images_generated", job.batch_size)
         rt.state.next_job()
     return result
 
 
-def _pixels(job: Job, checkpoint: Checkpoint, index: int, fraction: float, blank: bool) -> Any:
+def _hires_pass(
+    rt: Runtime, job: Job, checkpoint: Checkpoint, hr_plan: hires.HiresPlan, steps_before: int
+) -> tuple[float, tuple[int, int]]:
+    """The second pass at the target size. Raises TypeError without denoising_strength, or an OOM."""
+    rt.state.next_job()
+    hires.check_denoising(job.denoising_strength)
+    _reserve_vram(rt, job, checkpoint, hr_plan.width, hr_plan.height)
+    done = sample_batch(rt, job, hr_plan.steps, hr_plan.width, hr_plan.height, steps_before)
+    return (done / hr_plan.steps if hr_plan.steps else 1.0), (hr_plan.width, hr_plan.height)
+
+
+def _pixels(
+    job: Job, checkpoint: Checkpoint, index: int, fraction: float, blank: bool, size: tuple[int, int]
+) -> Any:
+    width, height = size
     if blank:
-        return images.blank(job.width, job.height)
+        return images.blank(width, height)
     seed = job.all_seeds[index]
-    final = images.render(checkpoint.name_for_extra, job.all_prompts[index], seed, job.width, job.height)
+    final = images.render(checkpoint.name_for_extra, job.all_prompts[index], seed, width, height)
     return final if fraction >= 1.0 else images.partial(final, seed, fraction)

@@ -64,8 +64,7 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
                 skip = to_bool(raw)
             except V1Error as exc:
                 return _invalid([exc.entry(("query", "skip_current_image"))])
-        value, eta = rt.state.progress()
-        snapshot = rt.state.snapshot()
+        value, eta, snapshot = rt.state.report()
         if snapshot["job_count"] == 0:
             return {
                 "progress": 0.0,

@@ -97,23 +97,27 @@ class SharedState:
     def snapshot(self) -> dict[str, Any]:
         """`state` of `/progress`, in A1111's key order."""
         with self._lock:
-            return {
-                "skipped": self.skipped,
-                "interrupted": self.interrupted,
-                "stopping_generation": self.stopping_generation,
-                "job": self.job,
-                "job_count": self.job_count,
-                "job_timestamp": self.job_timestamp,
-                "job_no": self.job_no,
-                "sampling_step": self.sampling_step,
-                "sampling_steps": self.sampling_steps,
-            }
+            return self._snapshot()
 
-    def progress(self) -> tuple[float, float]:
-        """(progress, eta_relative) by A1111's formula; (0, 0) when idle."""
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "skipped": self.skipped,
+            "interrupted": self.interrupted,
+            "stopping_generation": self.stopping_generation,
+            "job": self.job,
+            "job_count": self.job_count,
+            "job_timestamp": self.job_timestamp,
+            "job_no": self.job_no,
+            "sampling_step": self.sampling_step,
+            "sampling_steps": self.sampling_steps,
+        }
+
+    def report(self) -> tuple[float, float, dict[str, Any]]:
+        """(progress, eta_relative, state) read together, by A1111's formula; (0, 0, state) when idle."""
         with self._lock:
+            snapshot = self._snapshot()
             if self.job_count == 0:
-                return 0.0, 0.0
+                return 0.0, 0.0, snapshot
             value = 0.01
             if self.job_count > 0:
                 value += self.job_no / self.job_count
@@ -121,7 +125,7 @@ class SharedState:
                 value += 1 / self.job_count * self.sampling_step / self.sampling_steps
             elapsed = time.time() - self.time_start
             eta_relative = elapsed / value - elapsed if value else 0.0
-            return min(value, 1.0), eta_relative
+            return min(value, 1.0), eta_relative, snapshot
 
     def take_preview_slot(self, every_n_steps: int) -> bool:
         """True when a new live preview is due (every `every_n_steps` sampling steps)."""

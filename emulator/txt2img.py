@@ -51,6 +51,12 @@ def run_txt2img(rt: Runtime, req: dict[str, Any], explicit: set[str]) -> dict[st
         finally:
             rt.state.end()
             rt.device.release_working()
+    index_of_first_image = 0
+    grid_wanted = req["save_images"] and rt.options.get("return_grid")
+    if grid_wanted and len(processed.pixels) > 1:  # save_images=false sets do_not_save_grid
+        processed.pixels.insert(0, images.grid(processed.pixels))
+        processed.infotexts.insert(0, processed.infotexts[0])  # the main prompt's text, seed of image 0
+        index_of_first_image = 1
     pairs = zip(processed.pixels, processed.infotexts, strict=True)
     pngs = [images.encode_png(pixels, text) for pixels, text in pairs]
     encoded = [images.to_base64(png) for png in pngs] if req["send_images"] else []
@@ -61,7 +67,7 @@ def run_txt2img(rt: Runtime, req: dict[str, Any], explicit: set[str]) -> dict[st
     return {
         "images": encoded,
         "parameters": copy.deepcopy(req),
-        "info": json.dumps(info_dict(rt, job, processed, job_timestamp)),
+        "info": json.dumps(info_dict(rt, job, processed, job_timestamp, index_of_first_image)),
     }
 
 
@@ -69,7 +75,9 @@ def _corrupt(item: str) -> str:
     return "!" + item[1 : len(item) // 2] + "%%" if item else "%%"
 
 
-def info_dict(rt: Runtime, job: Job, processed: Processed, job_timestamp: str) -> dict[str, Any]:
+def info_dict(
+    rt: Runtime, job: Job, processed: Processed, job_timestamp: str, index_of_first_image: int = 0
+) -> dict[str, Any]:
     """`Processed.js()`, keys in A1111's order (a1111-api.md §4)."""
     checkpoint = processed.checkpoint
     restore = bool(job.restore_faces)
@@ -99,7 +107,7 @@ def info_dict(rt: Runtime, job: Job, processed: Processed, job_timestamp: str) -
         "seed_resize_from_h": job.seed_resize_from_h,
         "denoising_strength": job.denoising_strength,
         "extra_generation_params": job.extra,
-        "index_of_first_image": 0,
+        "index_of_first_image": index_of_first_image,
         "infotexts": processed.infotexts,
         "styles": job.styles,
         "job_timestamp": job_timestamp,
