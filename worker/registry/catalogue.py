@@ -35,18 +35,6 @@ class Source(_Data):
     hf_repo: str | None = None
     hf_path: str | None = None
 
-    @property
-    def url(self) -> str | None:
-        if self.hf_repo:
-            path = f"/blob/main/{self.hf_path}" if self.hf_path else ""
-            return f"https://huggingface.co/{self.hf_repo}{path}"
-        if self.civitai_model_id:
-            version = f"?modelVersionId={self.civitai_version_id}" if self.civitai_version_id else ""
-            return f"https://civitai.com/models/{self.civitai_model_id}{version}"
-        if self.civitai_version_id:
-            return f"https://civitai.com/api/download/models/{self.civitai_version_id}"
-        return None
-
 
 class WeightRule(_Data):
     """The weight a LoRA gets when a job names none, and the inclusive range a job may ask for."""

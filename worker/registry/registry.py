@@ -58,7 +58,7 @@ class Registry:
         self._rescan_interval_s = rescan_interval_s
         self._used_write_interval_s = used_write_interval_s
         self._cached: tuple[FileStamp | None, RegistrySnapshot] | None = None
-        self._last_miss_scan: float | None = None
+        self._last_triggered_scan: float | None = None
 
     def scan(self) -> RegistrySnapshot:
         """Rescan the volume and write the registry. Raises BackendUnavailable if the lock is not had."""
@@ -132,9 +132,12 @@ class Registry:
 
     def _may_rescan(self) -> bool:
         now = self._monotonic()
-        if self._last_miss_scan is not None and now - self._last_miss_scan < self._rescan_interval_s:
+        if (
+            self._last_triggered_scan is not None
+            and now - self._last_triggered_scan < self._rescan_interval_s
+        ):
             return False
-        self._last_miss_scan = now
+        self._last_triggered_scan = now
         return True
 
     def _changed_on_disk(self, entry: ModelEntry) -> bool:

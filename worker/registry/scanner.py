@@ -21,7 +21,7 @@ from worker.registry.architecture import Architecture, ModelKind, detect, main_d
 from worker.registry.catalogue import Catalogue, CatalogueEntry
 from worker.registry.names import name_problem
 from worker.registry.safetensors_check import PICKLE_SUFFIXES, SafetensorsHeader, validate_file
-from worker.registry.schema import EntryStatus, ModelEntry, RegistrySnapshot, ScanStats
+from worker.registry.schema import REGISTRY_VERSION, EntryStatus, ModelEntry, RegistrySnapshot, ScanStats
 from worker.registry.walk import FoundFile, walk_volume
 
 Hasher = Callable[[Path], str]
@@ -62,7 +62,9 @@ def build_snapshot(
         scanned.append(_Scanned(item, fields, match))
     entries = _mark_duplicates(_name(scanned))
     entries.sort(key=lambda e: (list(ModelKind).index(e.kind), e.name, e.path))
-    return RegistrySnapshot(scanned_at=now, entries=entries, skipped=skipped, stats=ScanStats(**stats))
+    return RegistrySnapshot(
+        version=REGISTRY_VERSION, scanned_at=now, entries=entries, skipped=skipped, stats=ScanStats(**stats)
+    )
 
 
 def _examine(

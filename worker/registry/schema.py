@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from worker.registry.architecture import Architecture, ModelKind
 from worker.registry.catalogue import Source
 
-REGISTRY_VERSION = 1
+REGISTRY_VERSION: Final = 1
 KIND_DIRS: dict[ModelKind, str] = {
     ModelKind.CHECKPOINT: "models/checkpoints",
     ModelKind.LORA: "models/loras",
@@ -96,7 +96,7 @@ class ScanStats(_Record):
 class RegistrySnapshot(_Record):
     """The registry file."""
 
-    version: Literal[1] = 1  # REGISTRY_VERSION; another number is another schema, rebuilt by a rescan
+    version: Literal[1]  # REGISTRY_VERSION; a missing or other number is another schema: rebuilt by a rescan
     scanned_at: datetime
     entries: list[ModelEntry]
     skipped: list[SkippedPath] = Field(default_factory=list)

@@ -457,3 +457,19 @@ def test_mark_used_never_raises_when_the_lock_is_busy(
 def test_an_empty_volume_scans_to_an_empty_registry(tmp_path: Path, catalogue: Catalogue) -> None:
     snapshot = Registry(tmp_path / "empty", catalogue).scan()
     assert snapshot.entries == [] and (tmp_path / "empty/models/cache_registry.json").is_file()
+
+
+def test_a_file_that_keeps_changing_is_refused_until_it_settles(
+    registry: Registry, volume: Path, clock: FakeClock
+) -> None:
+    registry.scan()
+    lora = volume / LORAS / "amateur_style_slider_pony.safetensors"
+    _rewrite(lora, rank=2)
+    assert registry.lora("amateur_style_slider_pony").usable  # changed: rescanned, valid
+
+    _rewrite(lora, rank=3)
+    with pytest.raises(ModelInvalid, match="is changing on disk; try again when it is complete"):
+        registry.lora("amateur_style_slider_pony")  # changed again within the interval
+
+    clock.advance(31)
+    assert registry.lora("amateur_style_slider_pony").usable

@@ -62,7 +62,7 @@ def test_missing_registry_reads_as_none(tmp_path: Path) -> None:
 def test_write_outside_the_lock_is_a_bug(tmp_path: Path) -> None:
     store = RegistryStore(tmp_path)
     with pytest.raises(RuntimeError):
-        store.write(RegistrySnapshot(scanned_at=NOW, entries=[]))
+        store.write(RegistrySnapshot(version=1, scanned_at=NOW, entries=[]))
 
 
 @pytest.mark.parametrize(
@@ -79,6 +79,7 @@ def test_write_outside_the_lock_is_a_bug(tmp_path: Path) -> None:
         (_document(_entry(colour="blue")), "colour"),
         (_document(_entry(), _entry()), "listed twice"),
         (_document(_entry(status="trusted")), "status"),
+        (json.dumps({"scanned_at": NOW.isoformat(), "entries": []}), "version"),
     ],
 )
 def test_a_corrupt_or_foreign_registry_is_not_trusted(
@@ -106,7 +107,7 @@ def test_a_failed_write_leaves_the_old_registry_and_no_temp_file(
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with store.locked(timeout_s=1), pytest.raises(OSError, match="disk full"):
-        store.write(RegistrySnapshot(scanned_at=NOW, entries=[]))
+        store.write(RegistrySnapshot(version=1, scanned_at=NOW, entries=[]))
 
     assert store.read() == old
     assert not list(tmp_path.glob("*.tmp"))
@@ -124,7 +125,7 @@ def test_the_lock_excludes_a_second_holder(tmp_path: Path) -> None:
 def test_the_stamp_changes_when_the_file_is_replaced(tmp_path: Path) -> None:
     store = RegistryStore(tmp_path)
     with store.locked(timeout_s=1):
-        store.write(RegistrySnapshot(scanned_at=NOW, entries=[]))
+        store.write(RegistrySnapshot(version=1, scanned_at=NOW, entries=[]))
         before = store.stamp()
-        store.write(RegistrySnapshot(scanned_at=NOW, entries=[]))
+        store.write(RegistrySnapshot(version=1, scanned_at=NOW, entries=[]))
     assert store.stamp() != before
