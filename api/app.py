@@ -12,7 +12,7 @@ from api.deps import Resources
 from api.routes import a1111, health, jobs, metrics
 from api.settings import ApiSettings, get_settings
 from worker.apikeys import ApiKeys
-from worker.celery_app import use_settings
+from worker.celery_app import configure
 from worker.db.engine import make_engine, make_session_factory
 from worker.jobs.resolver import RegistryResolver
 from worker.jobs.store import JobStore
@@ -25,7 +25,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        use_settings(settings)
+        configure(settings)
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
         app.state.resources = Resources(

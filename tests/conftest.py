@@ -9,6 +9,8 @@ database number.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes, base_env
 from tests.helpers.services import claim_empty_redis_db, release_redis_db
+from worker.celery_app import app as celery_app
+from worker.celery_app import configure
 from worker.cli.migrate import upgrade_head
 from worker.cli.services import drop_database, ensure_database, start_postgres, start_redis
+from worker.context import close_producer_context
 from worker.db.engine import make_engine, make_session_factory
 from worker.jobs.store import JobStore
 from worker.registry.samples import Architecture, write_checkpoint
@@ -34,9 +39,13 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     if GIVEN_DATABASE_URL:
         yield GIVEN_DATABASE_URL
         return
-    server, url = start_postgres(tmp_path_factory.mktemp("postgres"), cleanup_mode="delete")
+    # Not under pytest's tmp dir: as root, pgserver runs Postgres as its own user, which must reach it.
+    directory = Path(tempfile.mkdtemp(prefix="sdfleet-test-pg-"))
+    directory.chmod(0o755)
+    server, url = start_postgres(directory / "data", cleanup_mode="delete")
     yield url
     server.cleanup()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _new_database(server_url: str) -> tuple[str, str]:
@@ -113,7 +122,11 @@ def sdfleet_env(
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     get_settings.cache_clear()
+    configure(get_settings())
     yield values
+    close_producer_context()
+    backend = celery_app.backend  # the result backend's engine: close its pooled connections
+    backend.session_manager.invalidate(backend.url)
     for key, old in saved.items():
         if old is None:
             os.environ.pop(key, None)

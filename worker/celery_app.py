@@ -19,17 +19,26 @@ from worker.settings import CoreSettings, get_settings
 app = Celery("sdfleet", include=["worker.tasks", "worker.signals"])
 
 
-def celery_config(settings: CoreSettings) -> dict[str, Any]:
-    """Celery settings for `settings`; raises ConfigurationError when the broker URL is missing."""
-    if not settings.redis_url:
+def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, Any]:
+    """Celery settings for `settings`.
+
+    Raises ConfigurationError when a URL is missing, unless not `strict`: then the URLs are left out,
+    and `ensure_configured()` fills them in (or raises) when the app is first used to send or consume.
+    """
+    if strict and not settings.redis_url:
         raise ConfigurationError(
             "no broker URL: set SDFLEET_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
             "or run `sdfleet up`, which starts an embedded Redis"
         )
+    urls: dict[str, Any] = {}
+    if settings.redis_url and (settings.database_url or strict):
+        urls = {
+            "broker_url": settings.redis_url,
+            "result_backend": "db+" + sqlalchemy_url(settings.database_url),
+        }
     visibility_timeout = settings.visibility_timeout_s
     return {
-        "broker_url": settings.redis_url,
-        "result_backend": "db+" + sqlalchemy_url(settings.database_url),
+        **urls,
         "database_table_schemas": {"task": "celery", "group": "celery"},
         "database_engine_options": {"pool_pre_ping": True, "pool_recycle": 3600},
         "result_extended": True,
@@ -86,13 +95,21 @@ def check_visibility_timeout(settings: CoreSettings) -> None:
         )
 
 
-_settings: CoreSettings | None = None
+def configure(settings: CoreSettings) -> None:
+    """Configure the app from this process's settings (the API, the CLI and tests call it explicitly)."""
+    app.conf.update(celery_config(settings))
 
 
-def use_settings(settings: CoreSettings) -> None:
-    """Configure the app from this process's own settings class (the API calls it at start-up)."""
-    global _settings
-    _settings = settings
+def ensure_configured() -> None:
+    """Called before the app sends anything: raises ConfigurationError if it has no broker yet.
+
+    The lazy defaults below may have been evaluated before the environment was complete (anything that
+    touches the task object finalizes the app); this reads the settings again instead of letting kombu
+    fall back to its default broker on localhost.
+    """
+    if not app.conf.broker_url:
+        get_settings.cache_clear()
+        configure(get_settings())
 
 
-app.add_defaults(lambda: celery_config(_settings or get_settings()))
+app.add_defaults(lambda: celery_config(get_settings(), strict=False))

@@ -68,6 +68,15 @@ def producer_context() -> ProducerContext:
         return _producer
 
 
+def close_producer_context() -> None:
+    """Dispose of the producer's engine (its pooled connections); the next use builds it again."""
+    global _producer
+    with _lock:
+        if _producer is not None:
+            _producer.engine.dispose()
+            _producer = None
+
+
 def init_worker_context(settings: WorkerSettings) -> WorkerContext:
     """Build the worker's resources (called in each pool process after fork); launches A1111 if owned."""
     global _worker

@@ -10,7 +10,7 @@ from typing import Any
 
 from celery.signals import worker_init, worker_process_init, worker_process_shutdown
 
-from worker.celery_app import check_visibility_timeout
+from worker.celery_app import celery_config, check_visibility_timeout
 from worker.context import close_worker_context, init_worker_context
 from worker.settings import get_settings
 
@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 
 @worker_init.connect
 def _refuse_unsafe_settings(**_: Any) -> None:
-    """In the main worker process, before consuming: refuse a visibility timeout that is too short."""
-    check_visibility_timeout(get_settings())
+    """In the main worker process, before consuming: refuse missing URLs or a visibility timeout too short."""
+    settings = get_settings()
+    celery_config(settings)  # raises ConfigurationError naming a missing URL
+    check_visibility_timeout(settings)
 
 
 @worker_process_init.connect

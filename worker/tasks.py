@@ -18,7 +18,7 @@ from celery.result import AsyncResult
 if TYPE_CHECKING:
     from worker.context import WorkerContext
 
-from worker.celery_app import app
+from worker.celery_app import app, ensure_configured
 from worker.errors import JobNotFound
 from worker.jobs.submit import submit
 from worker.jobs.view import job_view
@@ -42,6 +42,7 @@ class Txt2ImgTask(Task):  # type: ignore[type-arg]
         task_id: str | None = None,
         **options: Any,
     ) -> AsyncResult:  # type: ignore[type-arg]
+        ensure_configured()
         kwargs = dict(kwargs or {})
         if set(kwargs) == {"job_id"} and not args:  # our own publish, a retry, or the sweeper
             return super().apply_async(args, kwargs, task_id=task_id, **options)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from worker.celery_app import configure
 from worker.errors import SdfleetError
 from worker.settings import get_settings
 
@@ -85,6 +86,7 @@ def _adopt(stack: object) -> None:
     os.environ["SDFLEET_REDIS_URL"] = stack.redis_url or ""
     os.environ["SDFLEET_DATABASE_URL"] = stack.database_url or ""
     get_settings.cache_clear()
+    configure(get_settings())
 
 
 def _up(args: argparse.Namespace, _: list[str]) -> int:
