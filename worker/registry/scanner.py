@@ -52,10 +52,10 @@ def build_snapshot(
     found, skipped = walk_volume(volume)
     stats = {"files": len(found), "hashed": 0, "reused": 0}
     scanned: list[_Scanned] = []
+    priors = {entry.path: entry for entry in previous.entries} if previous else {}
     for item in found:
-        prior = previous.at_path(item.relpath) if previous else None
         try:
-            fields = _examine(item, prior, hasher, now, stats)
+            fields = _examine(item, priors.get(item.relpath), hasher, now, stats)
         except FileNotFoundError:  # removed between the walk and now
             continue
         match = catalogue.match(item.kind, PurePosixPath(item.relpath).stem, fields["sha256"])
