@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import a1111, health, jobs, metrics
+from api.routes import a1111, health, jobs, metrics, models
 from api.settings import ApiSettings, get_settings
 from worker.apikeys import ApiKeys
 from worker.celery_app import configure
@@ -50,4 +50,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(a1111.router)
+    app.include_router(models.router)
     return app

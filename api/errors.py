@@ -23,13 +23,23 @@ def _json_safe(value: object) -> object:
     return value
 
 
+def _loc(field: str) -> list[str | int]:
+    """'loras[0].weight' -> ['loras', 0, 'weight'], FastAPI's style of error location."""
+    parts: list[str | int] = []
+    for piece in field.replace("]", "").split("."):
+        name, *indexes = piece.split("[")
+        parts.append(name)
+        parts.extend(int(i) for i in indexes if i.isdigit())
+    return parts
+
+
 def rejected_body(exc: JobRejected) -> dict[str, object]:
     return {
         "error": exc.category.value,
         "message": str(exc),
         "detail": [
             {
-                "loc": ["body", *p.field.split(".")],
+                "loc": ["body", *_loc(p.field)],
                 "msg": p.message,
                 "type": exc.category.value,
                 "input": _json_safe(p.value),

@@ -27,7 +27,7 @@ from worker.cli.services import drop_database, ensure_database, start_postgres, 
 from worker.context import close_producer_context
 from worker.db.engine import make_engine, make_session_factory
 from worker.jobs.store import JobStore
-from worker.registry.samples import Architecture, write_checkpoint
+from worker.registry.demo_volume import seed_volume
 from worker.settings import get_settings
 
 GIVEN_DATABASE_URL = os.environ.get("SDFLEET_DATABASE_URL")
@@ -96,13 +96,9 @@ def job_store(pg_sessions: sessionmaker[Session]) -> JobStore:
 
 @pytest.fixture(scope="session")
 def models_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model volume with the two catalogue checkpoints as small, valid safetensors files."""
+    """The demo volume: the catalogue's checkpoints and LoRAs as small, valid safetensors files."""
     volume = tmp_path_factory.mktemp("volume")
-    checkpoints = volume / "models" / "checkpoints"
-    write_checkpoint(checkpoints / "deliberate_v6.safetensors", Architecture.SD15)
-    write_checkpoint(checkpoints / "jib_mix_illustrious_realistic_v2.safetensors", Architecture.SDXL)
-    for folder in ("loras", "embeddings"):
-        (volume / "models" / folder).mkdir(parents=True, exist_ok=True)
+    seed_volume(volume)
     return volume
 
 

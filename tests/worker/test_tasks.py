@@ -138,3 +138,24 @@ def _port() -> int:
     from worker.cli.services import free_port
 
     return free_port()
+
+
+def test_preset_and_explicit_loras_reach_a1111_and_the_stored_infotext(
+    processes: Processes, sdfleet_env: dict[str, str], models_volume: Path
+) -> None:
+    # Given an SDXL worker
+    a1111 = processes.emulator(models_volume, "jib_mix_illustrious_realistic_v2.safetensors")
+    processes.worker("gpu-lora", ["jib_mix_illustrious_realistic_v2"], a1111_url=a1111.url)
+    # When a job asks for a preset, an explicit LoRA, a prompt tag and clip skip 2
+    job = txt2img.delay(
+        prompt="a sailor <lora:dramatic_lighting_slider:0.5>", checkpoint="jib_mix_illustrious_realistic_v2",
+        preset="detail", loras=[{"name": "real_skin_slider"}], clip_skip=2, steps=4, width=256, height=256,
+    ).get(timeout=120)  # fmt: skip
+    # Then the images' infotext (as stored) carries every LoRA tag with its resolved weight, and clip skip
+    assert job["status"] == "succeeded", job
+    infotext = _png_text(Path(sdfleet_env["SDFLEET_RESULT_DIR"]) / job["images"][0]["path"])
+    for tag in ("<lora:detail_tweaker_xl:1.5>", "<lora:hand_detail_flux_xl:1>", "<lora:real_skin_slider:1>",
+                "<lora:dramatic_lighting_slider:0.5>"):  # fmt: skip
+        assert tag in infotext, infotext
+    assert "Clip skip: 2" in infotext
+    assert job["info"]["clip_skip"] == 2

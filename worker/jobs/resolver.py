@@ -1,61 +1,60 @@
-"""Model names → what submission and the worker need, looked up in the volume's registry."""
+"""Model names → what submission and the worker need, looked up in the volume's registry.
+
+Names are only ever looked up (never joined into paths); a LoRA may be named by its registry name or by
+the name A1111 knows it by (file stem or `ss_output_name` alias), as users write in `<lora:…>` tags.
+"""
 
 from __future__ import annotations
 
-import json
-import struct
 from pathlib import Path
 from typing import Any
 
-from worker.errors import LoraNotFound, ModelNotFound
 from worker.jobs.runner import CheckpointFile
-from worker.jobs.submit import ResolvedCheckpoint, ResolvedLora
+from worker.jobs.submit import ResolvedCheckpoint
+from worker.registry.architecture import Architecture
+from worker.registry.loras import LoraRequest, ResolvedLora, resolve_loras
+from worker.registry.registry import Registry
 
 
 class RegistryResolver:
-    """Provisional: scans `models/checkpoints` directly until the registry lands (issue 4)."""
+    """The `ModelResolver` of submission and the checkpoint lookup of the worker, over one Registry."""
 
-    def __init__(self, volume: Path) -> None:
-        self.volume = volume
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
 
     @classmethod
     def for_volume(cls, volume: Path) -> RegistryResolver:
-        return cls(volume)
-
-    def _checkpoints(self) -> dict[str, Path]:
-        folder = self.volume / "models" / "checkpoints"
-        return {p.stem: p for p in sorted(folder.glob("*.safetensors"))} if folder.is_dir() else {}
+        return cls(Registry(volume))
 
     def checkpoint_names(self) -> list[str]:
-        return list(self._checkpoints())
+        return [entry.name for entry in self.registry.checkpoints() if entry.usable]
 
     def resolve_checkpoint(self, name: str) -> ResolvedCheckpoint:
-        found = self._checkpoints().get(name)
-        if found is None:
-            available = ", ".join(self._checkpoints()) or "none"
-            raise ModelNotFound(
-                f"checkpoint {name!r} is not on the volume; available: {available}",
-                field="checkpoint",
-                value=name,
-            )
-        return ResolvedCheckpoint(name, _architecture(found))
+        entry = self.registry.checkpoint(name)
+        return ResolvedCheckpoint(entry.name, entry.architecture.value)
 
     def resolve_loras(
         self, checkpoint: ResolvedCheckpoint, requested: list[dict[str, Any]], preset: str | None
     ) -> list[ResolvedLora]:
-        if requested or preset:
-            raise LoraNotFound("LoRAs are not available yet", field="loras")
-        return []
+        available = self.registry.loras_by_name()
+        aliases = {}
+        for entry in available.values():
+            for other in (entry.a1111_name, entry.alias):
+                if other and other not in available:
+                    aliases[other] = entry.name
+        wanted = [LoraRequest(aliases.get(r["name"], r["name"]), r.get("weight")) for r in requested]
+        return resolve_loras(
+            Architecture(checkpoint.architecture),
+            wanted,
+            preset,
+            available=available,
+            catalogue=self.registry.catalogue,
+        )
 
     def checkpoint_file(self, name: str) -> CheckpointFile:
-        found = self._checkpoints().get(name)
-        if found is None:
-            raise ModelNotFound(f"checkpoint {name!r} is not on the volume", field="checkpoint")
-        return CheckpointFile(filename=found.name, architecture=_architecture(found))
+        """The file A1111 lists for checkpoint `name`. Raises ModelNotFound or ModelInvalid."""
+        entry = self.registry.checkpoint(name)
+        return CheckpointFile(filename=entry.filename, architecture=entry.architecture.value)
 
-
-def _architecture(path: Path) -> str:
-    with open(path, "rb") as handle:
-        (length,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(length))
-    return "sdxl" if any(k.startswith("conditioner.embedders.1") for k in header) else "sd15"
+    def mark_used(self, *names: str) -> None:
+        self.registry.mark_used(*names)

@@ -120,11 +120,19 @@ class JobRequest(BaseModel):
 _CUSTOM_KINDS = ("out_of_range", "unknown_sampler", "unknown_scheduler")
 
 
+def _field_name(loc: tuple[int | str, ...]) -> str:
+    """('loras', 0, 'weight') -> 'loras[0].weight'."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
 def describe(exc: ValidationError) -> list[Problem]:
     """Turn pydantic's errors into problems that name the field, the value and what is allowed."""
     problems = []
     for error in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in error["loc"]) or "body"
+        field = _field_name(error["loc"])
         value = error.get("input")
         kind, text = error["type"], error["msg"]
         leaf = str(error["loc"][0]) if error["loc"] else ""

@@ -13,10 +13,12 @@ from typing import Any, Protocol
 
 from worker.a1111.samplers import effective_schedule, resolve_sampler
 from worker.errors import InvalidRequest
+from worker.jobs.prompt_tags import TAG, extract_lora_tags
 from worker.jobs.schema import JobRequest, parse_job_request
 from worker.jobs.store import JobStore, NewJob
 from worker.policy.content import ContentPolicy
 from worker.queues import checkpoint_queue
+from worker.registry.loras import ResolvedLora
 from worker.settings import CoreSettings
 
 NATIVE_SIZE = {"sd15": 512, "sdxl": 1024}
@@ -26,13 +28,6 @@ NATIVE_SIZE = {"sd15": 512, "sdxl": 1024}
 class ResolvedCheckpoint:
     name: str
     architecture: str
-
-
-@dataclass(frozen=True)
-class ResolvedLora:
-    name: str
-    a1111_name: str
-    weight: float
 
 
 class ModelResolver(Protocol):
@@ -68,10 +63,18 @@ def normalise(
             field="width",
             value=width,
         )
-    loras = resolver.resolve_loras(checkpoint, [lora.model_dump() for lora in request.loras], request.preset)
+    prompt, tagged = extract_lora_tags(request.prompt)
+    if TAG.search(request.negative_prompt):
+        raise InvalidRequest(
+            "negative_prompt may not contain <lora:…> or other extra network tags: A1111 applies networks "
+            "from the prompt only",
+            field="negative_prompt",
+        )
+    wanted = [lora.model_dump() for lora in request.loras] + [vars(tag) for tag in tagged]
+    loras = resolver.resolve_loras(checkpoint, wanted, request.preset)
     seed = request.seed if request.seed != -1 else (rng or random.SystemRandom()).randrange(4294967294)
     params = {
-        "prompt": request.prompt,
+        "prompt": prompt,
         "negative_prompt": request.negative_prompt,
         "steps": request.steps,
         "cfg_scale": request.cfg_scale,
