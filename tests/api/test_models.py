@@ -61,7 +61,8 @@ def test_prompt_tags_become_checked_loras(http: httpx.Client) -> None:
     ("body", "category", "words"),
     [
         ({"loras": [{"name": "nope"}]}, "lora_not_found", "available for sdxl"),
-        ({"checkpoint": "deliberate_v6", "loras": [{"name": "detail_tweaker_xl"}]}, "lora_incompatible", "sd15"),
+        ({"checkpoint": "deliberate_v6", "loras": [{"name": "detail_tweaker_xl"}]},
+         "lora_incompatible", "sd15"),
         ({"loras": [{"name": "detail_tweaker_xl", "weight": 3.5}]}, "invalid_request", "-3 to 3"),
         ({"loras": [{"name": "boring_reality_primary_v3"}, {"name": "boring_reality_primary_v4"}]},
          "invalid_request", "cannot be combined"),
