@@ -22,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and args.command != "models":
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "pgserver", "alembic.runtime.migration"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         result: int = args.run(args, rest)
         return result
