@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--time-scale", type=float, default=0.25, help="emulated GPU speed factor")
         command.add_argument("--api-port", type=int, default=8000)
         command.add_argument("--flower-port", type=int, default=5555)
+        command.add_argument("--a1111-port", type=int, default=7861, help="first emulated A1111's port")
     up.set_defaults(run=_up)
     demo.set_defaults(run=_demo)
 
@@ -70,10 +71,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _stack_config(args: argparse.Namespace) -> object:
-    from worker.cli.stack import StackConfig
+    from worker.cli.stack import StackConfig, default_gpus
 
     return StackConfig(
         settings=get_settings(),
+        gpus=default_gpus(args.a1111_port),
         api_port=args.api_port,
         flower_port=args.flower_port,
         time_scale=args.time_scale,

@@ -37,16 +37,18 @@ class GpuSpec:
     vram_mb: int = 24576
 
 
-DEFAULT_GPUS = (
-    GpuSpec("gpu0", 0, "deliberate_v6", 7861),
-    GpuSpec("gpu1", 1, "jib_mix_illustrious_realistic_v2", 7862),
-)
+def default_gpus(a1111_base_port: int = 7861) -> tuple[GpuSpec, ...]:
+    """The demo fleet: one emulated GPU per catalogue checkpoint, A1111 ports from `a1111_base_port`."""
+    return (
+        GpuSpec("gpu0", 0, "deliberate_v6", a1111_base_port),
+        GpuSpec("gpu1", 1, "jib_mix_illustrious_realistic_v2", a1111_base_port + 1),
+    )
 
 
 @dataclass
 class StackConfig:
     settings: CoreSettings
-    gpus: tuple[GpuSpec, ...] = DEFAULT_GPUS
+    gpus: tuple[GpuSpec, ...] = field(default_factory=default_gpus)
     api_port: int = 8000
     flower_port: int = 5555
     time_scale: float = 0.25
