@@ -6,11 +6,34 @@ Every variable is `SDFLEET_<FIELD>` (for example `SDFLEET_REDIS_URL`); docs/conf
 
 from __future__ import annotations
 
+import json
+import shlex
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _words(separator: str | None) -> Any:
+    """A list from the environment: JSON, or text split on `separator` (None: shell words)."""
+
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        if separator is None:
+            return shlex.split(text)
+        return [part.strip() for part in text.split(separator) if part.strip()]
+
+    return BeforeValidator(parse)
+
+
+CommaList = Annotated[list[str], NoDecode, _words(",")]
+CommandLine = Annotated[list[str], NoDecode, _words(None)]
 
 
 class CoreSettings(BaseSettings):
@@ -35,7 +58,15 @@ class CoreSettings(BaseSettings):
     visibility_timeout_s: int = Field(default=3900, description="Redis visibility timeout.")
     max_attempts: int = Field(default=4, ge=1, description="Attempts per job, all causes together.")
     lease_s: int = Field(default=60, ge=5, description="A running job's lease; renewed while it runs.")
-    blocked_terms: list[str] = Field(default_factory=list, description="Content policy: refused terms.")
+    sweeper_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="The sweeper re-publishes a queued job only if it has not changed for this long and "
+        "its message is in no queue (covers the moment between commit and publish).",
+    )
+    blocked_terms: CommaList = Field(
+        default_factory=list, description="Content policy: refused terms, comma-separated or JSON; re:=regex."
+    )
 
 
 class WorkerSettings(CoreSettings):
@@ -48,13 +79,32 @@ class WorkerSettings(CoreSettings):
         description="Key under which what this GPU holds is remembered; workers with identical cards "
         "may share one (e.g. 'rtx4090-24g'). Default: the worker name.",
     )
-    checkpoints: list[str] = Field(default_factory=lambda: ["deliberate_v6"])
+    checkpoints: CommaList = Field(
+        default_factory=lambda: ["deliberate_v6"],
+        description="Checkpoints this worker serves (one queue each), comma-separated or JSON; the first is "
+        "loaded at A1111 start.",
+    )
     a1111_url: str = "http://127.0.0.1:7861"
     a1111_launch: bool = Field(default=False, description="Launch A1111 (else attach to a1111_url).")
-    a1111_command: list[str] = Field(default_factory=lambda: ["python", "webui.py"])
+    a1111_command: CommandLine = Field(
+        default_factory=lambda: ["python", "webui.py"],
+        description="How to launch A1111 (shell words or JSON); A1111's flags are appended.",
+    )
     a1111_request_timeout_s: float = 600.0
     a1111_startup_deadline_s: float = 300.0
     a1111_poll_interval_s: float = 0.5
+    a1111_stall_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="A generation whose progress (batch, step) does not advance for this long is "
+        "interrupted, then A1111 is killed and restarted. Default: a quarter of the generation deadline, "
+        "at least 60 s.",
+    )
+    a1111_interrupt_grace_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long an interrupted generation may take to return before A1111 is killed.",
+    )
 
     @property
     def gpu_key(self) -> str:
