@@ -43,10 +43,8 @@ def _timed(count: int, run: Callable[[int], object]) -> list[float]:
 def _row(name: str, times: list[float]) -> str:
     ordered = sorted(times)
     p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    return (
-        f"{name:28} mean {statistics.mean(times) * 1000:7.1f} ms   p50 {statistics.median(times) * 1000:7.1f} ms"
-        f"   p95 {p95 * 1000:7.1f} ms"
-    )
+    mean, p50 = statistics.mean(times) * 1000, statistics.median(times) * 1000
+    return f"{name:28} mean {mean:7.1f} ms   p50 {p50:7.1f} ms   p95 {p95 * 1000:7.1f} ms"
 
 
 def main() -> int:
@@ -99,7 +97,8 @@ def main() -> int:
             txt2img.delay(**job, seed=1).get(timeout=120)
 
             def direct(index: int) -> object:
-                return http.post("/sdapi/v1/txt2img", json={**payload, "seed": 100 + index}).raise_for_status()
+                response = http.post("/sdapi/v1/txt2img", json={**payload, "seed": 100 + index})
+                return response.raise_for_status()
 
             def queued(index: int) -> object:
                 result = txt2img.delay(**job, seed=100 + index).get(timeout=120)
@@ -117,14 +116,14 @@ def main() -> int:
         print(f"jobs={args.jobs} steps={args.steps} size={args.size}² time_scale={args.time_scale}")
         print(_row("A1111 direct (baseline)", direct_times))
         print(_row("sdfleet delay().get()", queued_times))
-        print(f"{'ratio (sdfleet / direct)':28} {statistics.mean(queued_times) / statistics.mean(direct_times):.2f}x"
-              f"   overhead per job {overhead * 1000:.1f} ms")  # fmt: skip
+        ratio = statistics.mean(queued_times) / statistics.mean(direct_times)
+        print(f"{'ratio (sdfleet / direct)':28} {ratio:.2f}x   overhead per job {overhead * 1000:.1f} ms")
         print(f"{'burst of submissions':28} {args.jobs / burst_s:.2f} jobs/s "
               f"(direct sequential: {args.jobs / sum(direct_times):.2f} jobs/s)")  # fmt: skip
     finally:
         procs.stop()
         close_producer_context()
-        app.backend.session_manager.invalidate(app.backend.url)
+        app.backend.session_manager.invalidate(app.backend.url)  # type: ignore[attr-defined]
         drop_database(server_url, database)
         if redis is not None:
             redis.stop()
