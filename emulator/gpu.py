@@ -36,7 +36,7 @@ class ArchProfile:
 PROFILES: dict[Arch, ArchProfile] = {
     Arch.SD15: ArchProfile(
         unet_params_m=859.5, text_params_m=123.1, vae_params_m=83.7, native_px=512 * 512,
-        unet_mib_per_mpx=2600.0, attn_heads=8, attn_token_divisor=64, attn_share=0.2,
+        unet_mib_per_mpx=600.0, attn_heads=8, attn_token_divisor=64, attn_share=0.15,
         step_s_linear_attn=1 / 24.5, step_s_split_attn=1 / 17.2, batch_marginal=0.5,
         vae_decode_s=0.08, load_s=5.0, lora_mib_per_rank=1.15,
     ),

@@ -15,10 +15,6 @@ from emulator.options import Options
 from emulator.stats import Stats
 
 
-class ModelOnCpu(RuntimeError):
-    """Raised when generating after unload-checkpoint: A1111 does not move the weights back by itself."""
-
-
 class ModelLoader:
     """Thread-safe. `load_lock` is held for a whole simulated load, like `model_data.lock`."""
 
@@ -123,12 +119,13 @@ class ModelLoader:
                 self.on_device = True
 
     def require_on_device(self) -> Checkpoint:
-        """The model a job runs on. Raises ModelOnCpu after an unload, FileNotFoundError with none."""
+        """The model a job runs on. Raises FileNotFoundError with none, and torch's device-mismatch
+        RuntimeError after unload-checkpoint (A1111 does not move the weights back by itself)."""
         with self.load_lock:
             if self.loaded is None:
                 raise FileNotFoundError(self._not_found_message())
             if not self.on_device:
-                raise ModelOnCpu(
+                raise RuntimeError(
                     "Expected all tensors to be on the same device, but found at least two devices, "
                     "cuda:0 and cpu! (when checking argument for argument mat1 in method wrapper_CUDA_addmm)"
                 )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from tests.emulator.conftest import SDXL, StartEmulator
+import pytest
+
+from tests.emulator.conftest import SDXL, EmulatorProcess, StartEmulator
 from tests.emulator.helpers import SMALL
 
 ENVELOPE_KEYS = ["error", "detail", "body", "errors"]
+
+
+@pytest.fixture(scope="module")
+def emulator(module_emulator: StartEmulator) -> EmulatorProcess:
+    """A default emulator shared by the tests that leave it as they found it."""
+    return module_emulator()
 
 
 def test_oom_gives_500_envelope_and_counts_in_memory(a1111_emulator: StartEmulator) -> None:
@@ -13,7 +21,7 @@ def test_oom_gives_500_envelope_and_counts_in_memory(a1111_emulator: StartEmulat
     #                         "errors":"CUDA out of memory. Tried to allocate ..."}
     emulator = a1111_emulator("--emu-vram-mb", "4096")
     before = emulator.get("/sdapi/v1/memory").json()["cuda"]["events"]["oom"]
-    response = emulator.txt2img(prompt="x", batch_size=8, steps=2)
+    response = emulator.txt2img(prompt="x", batch_size=16, steps=2)
     assert response.status_code == 500
     body = response.json()
     assert list(body) == ENVELOPE_KEYS
@@ -27,34 +35,29 @@ def test_oom_gives_500_envelope_and_counts_in_memory(a1111_emulator: StartEmulat
     assert emulator.txt2img(prompt="x", batch_size=1, steps=2).status_code == 200
 
 
-def test_post_options_unknown_checkpoint_is_500_runtime_error(a1111_emulator: StartEmulator) -> None:
+def test_post_options_unknown_checkpoint_is_500_runtime_error(emulator: EmulatorProcess) -> None:
     # §15.3, §8: exact-alias check first; nothing is applied
-    emulator = a1111_emulator()
     response = emulator.post(
-        "/sdapi/v1/options", json={"sd_model_checkpoint": "nope.safetensors", "send_seed": False}
+        "/sdapi/v1/options", json={"sd_model_checkpoint": "nope.safetensors", "send_size": False}
     )
     assert response.status_code == 500
     assert response.json() == {
         "error": "RuntimeError", "detail": "", "body": "", "errors": "model 'nope.safetensors' not found"
     }  # fmt: skip
-    assert emulator.get("/sdapi/v1/options").json()["send_seed"] is True
+    assert emulator.get("/sdapi/v1/options").json()["send_size"] is True
     assert emulator.get("/sdapi/v1/sd-models").status_code == 200
 
 
-def test_post_options_unknown_key_is_500_key_error_after_applying_earlier_keys(
-    a1111_emulator: StartEmulator,
-) -> None:
+def test_post_options_unknown_key_is_500_key_error(emulator: EmulatorProcess) -> None:
     # §8: opts.set raises KeyError; keys before it are already applied
-    emulator = a1111_emulator()
     response = emulator.post("/sdapi/v1/options", json={"send_seed": False, "no_such_option": 1})
     assert response.status_code == 500
     assert response.json() == {"error": "KeyError", "detail": "", "body": "", "errors": "'no_such_option'"}
     assert emulator.get("/sdapi/v1/options").json()["send_seed"] is False
 
 
-def test_http_exception_sets_detail_and_empty_errors(a1111_emulator: StartEmulator) -> None:
+def test_http_exception_sets_detail_and_empty_errors(emulator: EmulatorProcess) -> None:
     # §15.3, §9: HTTPException -> `detail` set, `errors` "" (unknown script: 422)
-    emulator = a1111_emulator()
     response = emulator.txt2img(prompt="x", script_name="no such script", **SMALL)
     assert response.status_code == 422
     assert response.json() == {
@@ -84,18 +87,16 @@ def test_v19_mode_404s_legacy_sampler_names(a1111_emulator: StartEmulator) -> No
     assert emulator.txt2img(prompt="x", sampler_name="DPM++ 2M", **SMALL).status_code == 200
 
 
-def test_unknown_route_and_wrong_method_keep_starlette_shape(a1111_emulator: StartEmulator) -> None:
+def test_unknown_route_and_wrong_method_keep_starlette_shape(emulator: EmulatorProcess) -> None:
     # §15.12, §9: {"detail":"Not Found"} / {"detail":"Method Not Allowed"}
-    emulator = a1111_emulator()
     assert emulator.get("/sdapi/v1/nope").json() == {"detail": "Not Found"}
     assert emulator.get("/sdapi/v1/nope").status_code == 404
     response = emulator.get("/sdapi/v1/txt2img")
     assert (response.status_code, response.json()) == (405, {"detail": "Method Not Allowed"})
 
 
-def test_hires_without_denoising_is_500_type_error(a1111_emulator: StartEmulator) -> None:
+def test_hires_without_denoising_is_500_type_error(emulator: EmulatorProcess) -> None:
     # §3: enable_hr with the API default denoising_strength=None fails in the hires pass
-    emulator = a1111_emulator()
     response = emulator.txt2img(prompt="x", enable_hr=True, **SMALL)
     assert response.status_code == 500
     assert response.json()["error"] == "TypeError"
