@@ -44,6 +44,14 @@ class Job:
     all_subseeds: list[int] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     clip_skip: int = 1
+    img2img: bool = False
+
+    @property
+    def sample_steps(self) -> int:
+        """Steps the sampler runs: img2img runs only the denoised share of them (`t_enc`)."""
+        if not self.img2img or self.denoising_strength is None:
+            return self.steps
+        return max(1, int(min(self.denoising_strength, 0.999) * self.steps))
 
     def fault(self, kind: FaultKind) -> Fault | None:
         return next((f for f in self.faults if f.kind is kind), None)
@@ -81,8 +89,9 @@ def job_from_request(req: dict[str, Any], sampler_name: str, scheduler: str | No
         override_settings=req["override_settings"] if req["override_settings"] is not None else {},
         restore_afterwards=req["override_settings_restore_afterwards"] is not False,
         disable_extra_networks=bool(req["disable_extra_networks"]),
-        enable_hr=bool(req["enable_hr"]),
-        hr={key: req[key] for key in hr_keys},
+        enable_hr=bool(req.get("enable_hr")),
+        hr={key: req.get(key) for key in hr_keys},
+        img2img="init_images" in req,
     )
 
 

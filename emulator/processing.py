@@ -140,6 +140,8 @@ def _reserve_vram(rt: Runtime, job: Job, checkpoint: Checkpoint, width: int, hei
 
 def _process_inner(rt: Runtime, job: Job) -> Processed:
     checkpoint = _prepare(rt, job)
+    if job.img2img:
+        job.extra["Denoising strength"] = job.denoising_strength
     hr_plan = (
         hires.plan(job.width, job.height, job.steps, job.denoising_strength, job.hr)
         if job.enable_hr
@@ -173,9 +175,9 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
             job.width,
             job.height,
         )
-        done = sample_batch(rt, job, job.steps, job.width, job.height, steps_run)
+        done = sample_batch(rt, job, job.sample_steps, job.width, job.height, steps_run)
         steps_run += done
-        fraction, size = done / job.steps if job.steps else 1.0, (job.width, job.height)
+        fraction, size = done / job.sample_steps if job.sample_steps else 1.0, (job.width, job.height)
         if hr_plan is not None and not rt.state.flags()[0]:
             fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
             steps_run += hr_plan.steps

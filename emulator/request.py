@@ -78,6 +78,43 @@ TXT2IMG_FIELDS: dict[str, tuple[Coercer, Any]] = {
 }
 
 
+_HIRES_ONLY = {
+    "enable_hr", "firstphase_width", "firstphase_height", "hr_scale", "hr_upscaler", "hr_second_pass_steps",
+    "hr_resize_x", "hr_resize_y", "hr_checkpoint_name", "hr_sampler_name", "hr_scheduler", "hr_prompt",
+    "hr_negative_prompt",
+}  # fmt: skip
+_IMG2IMG_EXTRA: dict[str, tuple[Coercer, Any]] = {
+    "init_images": (to_list, None),
+    "resize_mode": (_I, 0),
+    "image_cfg_scale": (_F, None),
+    "mask": (_S, None),
+    "mask_blur_x": (_I, 4),
+    "mask_blur_y": (_I, 4),
+    "mask_blur": (_I, None),
+    "mask_round": (_B, True),
+    "inpainting_fill": (_I, 0),
+    "inpaint_full_res": (_B, True),
+    "inpaint_full_res_padding": (_I, 0),
+    "inpainting_mask_invert": (_I, 0),
+    "initial_noise_multiplier": (_F, None),
+    "latent_mask": (_S, None),
+    "include_init_images": (_B, False),
+}
+
+
+def _img2img_fields() -> dict[str, tuple[Coercer, Any]]:
+    """txt2img's fields without hires fix, denoising 0.75, and the img2img ones after `comments`."""
+    fields: dict[str, tuple[Coercer, Any]] = {}
+    for name, spec in TXT2IMG_FIELDS.items():
+        if name in _HIRES_ONLY:
+            continue
+        fields[name] = (_F, 0.75) if name == "denoising_strength" else spec
+        if name == "comments":
+            fields.update(_IMG2IMG_EXTRA)
+    return fields
+
+
+IMG2IMG_FIELDS = _img2img_fields()
 NOT_A_DICT = {"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}
 
 
@@ -107,3 +144,8 @@ def parse_model(body: Any, fields: dict[str, tuple[Coercer, Any]]) -> dict[str, 
 def parse_txt2img(body: Any) -> dict[str, Any]:
     """The txt2img request with every §3 field. Raises RequestInvalid."""
     return parse_model(body, TXT2IMG_FIELDS)
+
+
+def parse_img2img(body: Any) -> dict[str, Any]:
+    """The img2img request (§3: no hires fix, denoising_strength 0.75, init images). Raises RequestInvalid."""
+    return parse_model(body, IMG2IMG_FIELDS)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from emulator import images
 from emulator.infotext import parse
-from emulator.request import NOT_A_DICT, RequestInvalid, parse_txt2img
+from emulator.request import NOT_A_DICT, RequestInvalid, parse_img2img, parse_txt2img
 from emulator.runtime import Runtime
 from emulator.txt2img import run_txt2img
 from emulator.v1_validation import V1Error, json_body_errors, to_bool
@@ -55,6 +55,17 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
             raise
         rt.stats.bump("txt2img_succeeded")
         return result
+
+    async def img2img(request: Request) -> Any:
+        body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
+        if errors:
+            return _invalid(errors)
+        try:
+            req = parse_img2img(body)
+        except RequestInvalid as exc:
+            return _invalid(exc.detail)
+        explicit = set(body) if isinstance(body, dict) else set()
+        return await run_in_threadpool(run_txt2img, rt, req, explicit, "img2img")
 
     def progress(request: Request) -> Any:
         raw = request.query_params.get("skip_current_image")
@@ -119,6 +130,7 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
 
     route = app.add_api_route
     route("/sdapi/v1/txt2img", txt2img, methods=["POST"], dependencies=deps)
+    route("/sdapi/v1/img2img", img2img, methods=["POST"], dependencies=deps)
     route("/sdapi/v1/progress", progress, methods=["GET"], dependencies=deps)
     route("/sdapi/v1/interrupt", interrupt, methods=["POST"], dependencies=deps)
     route("/sdapi/v1/skip", skip, methods=["POST"], dependencies=deps)

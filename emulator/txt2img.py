@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 from typing import Any
@@ -31,20 +33,38 @@ def _resolve_sampler(rt: Runtime, req: dict[str, Any]) -> tuple[str, str | None]
     return sampler, req["scheduler"]
 
 
-def run_txt2img(rt: Runtime, req: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
-    """The txt2img response for a validated request (`explicit`: the keys the client sent).
+def _check_init_images(req: dict[str, Any]) -> None:
+    """img2img needs a decodable first init image. Raises HTTPException 404 or 500, as api.py does."""
+    if req["init_images"] is None:
+        raise HTTPException(status_code=404, detail="Init image not found")
+    for item in req["init_images"][:1]:
+        text = item if isinstance(item, str) else ""
+        if text.startswith("data:image/"):
+            text = text.split(";")[1].split(",")[1] if ";" in text and "," in text else ""
+        try:
+            images.read_parameters(base64.b64decode(text))
+        except (OSError, ValueError, binascii.Error) as exc:
+            raise HTTPException(status_code=500, detail="Invalid encoded image") from exc
 
-    Raises HTTPException (scripts, 1.9 sampler names), OutOfMemoryError, KeyError and the rest of
-    what generation raises; the caller wraps them in A1111's error envelope.
+
+def run_txt2img(
+    rt: Runtime, req: dict[str, Any], explicit: set[str], mode: str = "txt2img"
+) -> dict[str, Any]:
+    """The txt2img (or img2img) response for a validated request (`explicit`: the keys the client sent).
+
+    Raises HTTPException (scripts, 1.9 sampler names, init images), OutOfMemoryError, KeyError and the
+    rest of what generation raises; the caller wraps them in A1111's error envelope.
     """
     rt.stats.bump("txt2img_requests")
+    if mode == "img2img":
+        _check_init_images(req)
     apply_infotext(rt, req, explicit)
     check_scripts(req["script_name"], req["alwayson_scripts"])
     sampler, scheduler = _resolve_sampler(rt, req)
     job = job_from_request(req, sampler, scheduler)
     with rt.queue_lock:
         rt.loader.wait_initial_load()
-        job_timestamp = rt.state.begin("scripts_txt2img")
+        job_timestamp = rt.state.begin(f"scripts_{mode}")
         job.faults = rt.faults.take_for_request()
         try:
             processed = process_images(rt, job)

@@ -114,3 +114,19 @@ def test_images_are_not_uniform(shared_emulator: EmulatorProcess) -> None:
     image = decode_png(shared_emulator.txt2img(prompt="x", **SMALL).json()["images"][0])
     pixels = np.asarray(image).reshape(-1, 3)
     assert len(np.unique(pixels, axis=0)) > 100
+
+
+def test_img2img_runs_the_denoised_share_of_steps(shared_emulator: EmulatorProcess) -> None:
+    # §2, §3: img2img needs init_images (404 "Init image not found"), denoising_strength defaults to 0.75
+    init = shared_emulator.txt2img(prompt="x", **SMALL).json()["images"][0]
+    missing = shared_emulator.post("/sdapi/v1/img2img", json={"prompt": "x"})
+    assert (missing.status_code, missing.json()["detail"]) == (404, "Init image not found")
+    bad = shared_emulator.post("/sdapi/v1/img2img", json={"init_images": ["bm90IGFuIGltYWdl"]})
+    assert (bad.status_code, bad.json()["detail"]) == (500, "Invalid encoded image")
+    response = shared_emulator.post("/sdapi/v1/img2img", json={"prompt": "y", "init_images": [init], **SMALL})
+    assert response.status_code == 200
+    parameters = response.json()["parameters"]
+    assert parameters["denoising_strength"] == 0.75 and "enable_hr" not in parameters
+    info = info_of(response)
+    assert info["denoising_strength"] == 0.75
+    assert "Denoising strength: 0.75" in info["infotexts"][0]
