@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,7 +18,13 @@ from worker.policy.oom import ShapeCapacity
 
 
 class CapacityMemory(Protocol):
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity: ...
+
     def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None: ...
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        """The largest batch of this shape any *other* GPU is known to have completed."""
+        ...
 
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None: ...
 
@@ -31,8 +37,19 @@ class LocalCapacity:
     def __init__(self) -> None:
         self._shapes: dict[tuple[str, str, int], ShapeCapacity] = {}
 
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
+        return self._shapes.get((gpu, architecture, pixels), ShapeCapacity())
+
     def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
-        return self._shapes.get((gpu, architecture, pixels), ShapeCapacity()).limit
+        return self.known(gpu, architecture, pixels).limit
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        held = [
+            c.largest_ok
+            for (g, a, p), c in self._shapes.items()
+            if g != gpu and a == architecture and p == pixels and c.largest_ok is not None
+        ]
+        return max(held) if held else None
 
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
         key = (gpu, architecture, pixels)
@@ -49,10 +66,25 @@ class PostgresCapacity:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
         with self._sessions() as session:
             row = session.get(GpuCapacity, (gpu, architecture, pixels))
-            return row.batch_limit if row is not None else None
+            if row is None:
+                return ShapeCapacity()
+            return ShapeCapacity(row.largest_ok, row.smallest_oom, row.batch_limit)
+
+    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        return self.known(gpu, architecture, pixels).limit
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.max(GpuCapacity.largest_ok)).where(
+                    GpuCapacity.gpu != gpu,
+                    GpuCapacity.architecture == architecture,
+                    GpuCapacity.pixels == pixels,
+                )
+            )
 
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
         self._update(gpu, architecture, pixels, lambda c: c.after_oom(batch_size))

@@ -105,6 +105,8 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         worker_name=settings.worker_name,
         gpu_key=settings.gpu_key,
         lease_s=settings.lease_s,
+        stall_s=settings.a1111_stall_s,
+        interrupt_grace_s=settings.a1111_interrupt_grace_s,
     )
     _worker = WorkerContext(settings, engine, store, backend, runner, capacity)
     return _worker

@@ -20,6 +20,7 @@ class AttachedA1111:
 
     pid = None
     healthy = True  # a restart loop is the owner's to notice; the client reports each failure
+    restartable = False  # its owner restarts it, not us
 
     def __init__(
         self,
@@ -47,7 +48,7 @@ class AttachedA1111:
     def poll(self) -> None:
         """Its process is not ours to see."""
 
-    def raise_if_dead(self) -> None:
+    def raise_if_dead(self, wait_s: float = 0.0) -> None:
         """Never raises: a dead attached A1111 is reported by the client as BackendUnavailable."""
 
     def ensure_running(self) -> None:

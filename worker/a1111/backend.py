@@ -20,6 +20,7 @@ from worker.a1111.client import A1111Client, Progress, Txt2ImgResult
 from worker.errors import (
     BackendError,
     BackendTimeout,
+    BackendUnavailable,
     JobCancelled,
     ModelNotFound,
 )
@@ -34,11 +35,19 @@ class OwnedProcess(Protocol):
     def healthy(self) -> bool:
         """False once the process is in a restart loop: the worker must stop taking jobs."""
 
+    @property
+    def restartable(self) -> bool:
+        """True when we own the process and a restart really starts a fresh one."""
+
     def ensure_running(self) -> None:
         """Start or restart the process if it is not running; raises BackendUnavailable if it may not."""
 
-    def raise_if_dead(self) -> None:
-        """Raises BackendCrashed if the process has exited since it was started."""
+    def restart(self, reason: str) -> None:
+        """Stop the process and start it again (an attached one: wait for its owner to)."""
+
+    def raise_if_dead(self, wait_s: float = 0.0) -> None:
+        """Raises BackendCrashed if the process has exited since it was started, waiting up to `wait_s`
+        for an exit that may be under way."""
 
     def kill_hung(self, reason: str) -> None:
         """Kill the process group of a hung A1111 and start it again."""
@@ -73,12 +82,14 @@ class Backend:
         process: OwnedProcess,
         poll_interval_s: float = 0.5,
         startup_deadline_s: float = 300.0,
+        exit_grace_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.process = process
         self._poll_s = poll_interval_s
         self._startup_deadline_s = startup_deadline_s
+        self._exit_grace_s = exit_grace_s
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a1111-call")
         self._loaded_title: str | None = None
@@ -119,6 +130,18 @@ class Backend:
         """Called after a restart: the next job must check the loaded checkpoint again."""
         self._loaded_title = None
 
+    def reload_checkpoint(self) -> None:
+        """Unload the checkpoint and load it again: frees the VRAM a failed generation left allocated."""
+        self.client.unload_checkpoint()
+        self.client.reload_checkpoint()
+
+    def restart(self, reason: str, checkpoint_file: str) -> None:
+        """Restart A1111 (when owned) and wait until it is ready with `checkpoint_file` loaded."""
+        self.process.restart(reason)
+        self.forget_checkpoint()
+        self.ensure_ready()
+        self.ensure_checkpoint(checkpoint_file)
+
     def generate(self, payload: dict[str, Any], watch: Watch) -> Txt2ImgResult:
         """Run one txt2img call under `watch`.
 
@@ -133,6 +156,10 @@ class Backend:
                 result = future.result(timeout=self._poll_s)
             except FutureTimeout:
                 pass
+            except BackendUnavailable:
+                # A dying A1111 drops its connections a moment before it can be seen to have exited.
+                self.process.raise_if_dead(wait_s=self._exit_grace_s)
+                raise
             except BackendError:
                 self.process.raise_if_dead()
                 raise

@@ -119,8 +119,19 @@ class Supervisor:
             return None
         return self._finish(child)
 
-    def raise_if_dead(self) -> None:
-        """Raises BackendCrashed if A1111 ended unexpectedly, BackendUnavailable if it is not running."""
+    @property
+    def restartable(self) -> bool:
+        return True
+
+    def raise_if_dead(self, wait_s: float = 0.0) -> None:
+        """Raises BackendCrashed if A1111 ended unexpectedly, BackendUnavailable if it is not running.
+
+        With `wait_s`, first waits that long for an exit that may be under way (its sockets close
+        before it becomes a zombie), so a crash is not mistaken for a refused connection.
+        """
+        child = self._child
+        if child is not None and wait_s > 0:
+            child.wait_exited(wait_s)
         info = self.poll()
         if self._child is not None:
             return

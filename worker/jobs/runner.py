@@ -19,8 +19,8 @@ from worker.capacity import CapacityMemory
 from worker.deadlines import generation_deadline_s
 from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
 from worker.jobs.store import AttemptReport, Claim, JobStore, StoredImage
-from worker.policy.oom import next_chunk
-from worker.policy.retry import RetryDecision, decide_retry
+from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
+from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry
 from worker.quality import check_images
 from worker.results import ResultStore, sha256_hex
 from worker.taxonomy import FailureCategory
@@ -42,6 +42,13 @@ class _Progress:
     images: list[StoredImage] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     report: AttemptReport = field(default_factory=lambda: AttemptReport(batch_size=0))
+    shape: tuple[str, str, int] | None = None  # (GPU, architecture, pixels) once the checkpoint is known
+    held: bool = False  # this GPU is known to have completed this shape (before or during this attempt)
+
+    def note(self, size: int, first_index: int, outcome: str, seconds: float) -> None:
+        """One A1111 call of this attempt, for the attempt's timings."""
+        calls = self.report.timings.setdefault("sub_batches", [])
+        calls.append({"size": size, "first_index": first_index, "outcome": outcome, "s": round(seconds, 3)})
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class JobRunner:
         worker_name: str,
         gpu_key: str,
         lease_s: float,
+        stall_s: float | None = None,
+        interrupt_grace_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -76,6 +85,8 @@ class JobRunner:
         self.worker_name = worker_name
         self.gpu_key = gpu_key
         self.lease_s = lease_s
+        self.stall_s = stall_s
+        self.interrupt_grace_s = interrupt_grace_s
         self._clock = clock
 
     def run(self, job_id: uuid.UUID) -> Outcome:
@@ -116,31 +127,41 @@ class JobRunner:
         self.backend.ensure_checkpoint(checkpoint.filename)
         progress.report.timings["prepare_s"] = round(self._clock() - t0, 3)
         shape = (self.gpu_key, checkpoint.architecture, params["width"] * params["height"])
+        progress.shape = shape
+        progress.held = self.capacity.known(*shape).largest_ok is not None
+        cleanups: list[Cleanup] = []
         total = claim.batch_size
-        cleaned_up = False
         while len(progress.images) < total:
             remaining = total - len(progress.images)
             chunk = next_chunk(remaining, self.capacity.known_max(*shape))
             progress.report.batch_size = chunk
             done = len(progress.images)
             payload = build_txt2img(params, seed=claim.seed + done, batch_size=chunk)
-            watch = self._watch(claim, params, chunk)
             t1 = self._clock()
             try:
-                result = self.backend.generate(payload, watch)
+                result = self.backend.generate(payload, self._watch(claim, params, chunk))
             except BackendOutOfMemory as exc:
+                progress.note(chunk, done, "oom", self._clock() - t1)
                 progress.report.oom_count += 1
                 self.capacity.record_oom(*shape, batch_size=chunk)
                 if chunk > 1:
                     log.info("OOM at batch %s for job %s; splitting", chunk, claim.job_id)
                     continue
-                if cleaned_up:
-                    raise BackendOutOfMemory(f"out of memory even at batch 1 after a cleanup: {exc}") from exc
-                self._emergency_cleanup()
-                cleaned_up = True
+                step = emergency_cleanup(
+                    cleanups, held_before=progress.held, can_restart=self.backend.process.restartable
+                )
+                if step is Cleanup.GIVE_UP:
+                    tried = ", ".join(c.value for c in cleanups)
+                    raise BackendOutOfMemory(f"out of memory even at batch 1 after {tried}: {exc}") from exc
+                self._cleanup(step, checkpoint.filename)
+                cleanups.append(step)
+                progress.report.timings["cleanups"] = [c.value for c in cleanups]
                 continue
-            gen_s = self._clock() - t1
-            progress.report.timings.setdefault("generate_s", []).append(round(gen_s, 3))
+            except SdfleetError as exc:
+                progress.note(chunk, done, exc.category.value, self._clock() - t1)
+                raise
+            progress.note(chunk, done, "ok", self._clock() - t1)
+            progress.held = True
             self.capacity.record_success(*shape, batch_size=chunk)
             checked = check_images(
                 result.images, expected_count=chunk, width=params["width"], height=params["height"]
@@ -173,13 +194,19 @@ class JobRunner:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
             return cancel
 
-        return Watch(deadline_s=deadline, stall_s=max(60.0, deadline / 4), tick=tick)
+        stall_s = self.stall_s if self.stall_s is not None else max(60.0, deadline / 4)
+        return Watch(
+            deadline_s=deadline, stall_s=stall_s, tick=tick, interrupt_grace_s=self.interrupt_grace_s
+        )
 
-    def _emergency_cleanup(self) -> None:
-        """Before the last try at batch 1: unload and reload the checkpoint to defragment VRAM."""
-        log.warning("OOM at batch 1: unloading and reloading the checkpoint before one more try")
-        self.backend.client.unload_checkpoint()
-        self.backend.client.reload_checkpoint()
+    def _cleanup(self, step: Cleanup, checkpoint_file: str) -> None:
+        """Before another try at batch 1: free VRAM by reloading the checkpoint, or restart A1111."""
+        if step is Cleanup.RELOAD:
+            log.warning("OOM at batch 1: unloading and reloading the checkpoint before one more try")
+            self.backend.reload_checkpoint()
+        else:
+            log.warning("OOM at batch 1 on a shape this GPU has held: restarting A1111 before one more try")
+            self.backend.restart("CUDA out of memory at batch 1 on a shape it has held", checkpoint_file)
 
     def _after_failure(self, claim: Claim, exc: SdfleetError, progress: _Progress) -> Outcome:
         category = exc.category
@@ -188,7 +215,9 @@ class JobRunner:
             self.store.fail(claim.job_id, claim.attempt, category, message, progress.report)
             return Outcome("finished", reason=category.value)
         previous = [FailureCategory(c) for c in claim.previous_categories]
-        decision: RetryDecision = decide_retry(category, claim.attempt, claim.max_attempts, previous)
+        decision: RetryDecision = decide_retry(
+            category, claim.attempt, claim.max_attempts, previous, self._gpu_knowledge(category, progress)
+        )
         if decision.retry:
             if self.store.hand_back(claim.job_id, claim.attempt, category, message, progress.report):
                 log.info(
@@ -204,3 +233,10 @@ class JobRunner:
             claim.job_id, claim.attempt, category, f"{message} ({decision.reason})", progress.report
         )
         return Outcome("finished", reason=category.value)
+
+    def _gpu_knowledge(self, category: FailureCategory, progress: _Progress) -> GpuKnowledge | None:
+        """For an OOM: whether this GPU held the shape before, and the most another GPU is known to hold."""
+        if category is not FailureCategory.OOM or progress.shape is None:
+            return None
+        elsewhere = self.capacity.held_elsewhere(*progress.shape)
+        return GpuKnowledge(held_here=1 if progress.held else None, held_elsewhere=elsewhere)

@@ -6,7 +6,9 @@ that remembers it across jobs and workers is `worker.capacity`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,25 @@ def plan(total: int, limit: int | None) -> list[int]:
         sizes.append(size)
         total -= size
     return sizes
+
+
+class Cleanup(StrEnum):
+    """What to do after an OOM at batch 1, before the next (and last) try."""
+
+    RELOAD = "reload_checkpoint"  # unload and reload the checkpoint: frees what a failed call left behind
+    RESTART = "restart_a1111"  # a fresh process: ends fragmentation and leaks a reload cannot reach
+    GIVE_UP = "give_up"  # the job is `oom`
+
+
+def emergency_cleanup(done: Sequence[Cleanup], *, held_before: bool, can_restart: bool) -> Cleanup:
+    """The next cleanup after an OOM at batch 1, given those already done for this attempt.
+
+    First a checkpoint reload. A restart only if this GPU is known to have held this shape before
+    (`held_before`): then the shape fits and the process's memory is what is wrong. A shape never held
+    is simply too large for this card, and a restart would cost a minute for nothing.
+    """
+    if Cleanup.RELOAD not in done:
+        return Cleanup.RELOAD
+    if held_before and can_restart and Cleanup.RESTART not in done:
+        return Cleanup.RESTART
+    return Cleanup.GIVE_UP

@@ -1,7 +1,10 @@
-"""The retry policy: a pure function of the failure category and the job's attempt history.
+"""The retry policy: a pure function of the failure category, the job's attempt history, and what is
+known about the GPU that failed.
 
-Caller faults are never retried; backend faults are, within bounds; an OOM is final here because the
-OOM policy already split the batch down to 1 and cleaned up once before giving up.
+Caller faults are never retried; backend faults are, within bounds. An OOM has already been through the
+OOM policy (split down to batch 1, one emergency cleanup, one more try), so retrying it on the same card
+is pointless; it is retried once only when another GPU is known to hold one image of that shape and this
+one is not, so that a fleet with mixed cards can still run it.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ RETRIES: dict[C, int | None] = {
     C.MODEL_INVALID: 0,
     C.CONTENT_BLOCKED: 0,
     C.CANCELLED: 0,
-    C.OOM: 0,
+    C.OOM: 1,  # only on another card: see `_oom_elsewhere`
     C.INTERNAL: 0,
     C.BACKEND_UNAVAILABLE: None,
     C.BACKEND_CRASHED: None,
@@ -32,13 +35,27 @@ MAX_DELAY_S = 30.0
 
 
 @dataclass(frozen=True)
+class GpuKnowledge:
+    """What the capacity memory says about the failed job's shape (architecture, width × height)."""
+
+    held_here: int | None = None  # the largest batch this GPU is known to have completed
+    held_elsewhere: int | None = None  # the largest batch any other GPU is known to have completed
+
+
+@dataclass(frozen=True)
 class RetryDecision:
     retry: bool
     delay_s: float
     reason: str
 
 
-def decide_retry(category: C, attempt: int, max_attempts: int, previous: Sequence[C] = ()) -> RetryDecision:
+def decide_retry(
+    category: C,
+    attempt: int,
+    max_attempts: int,
+    previous: Sequence[C] = (),
+    gpu: GpuKnowledge | None = None,
+) -> RetryDecision:
     """Whether attempt number `attempt` (1-based), which failed with `category`, gets another try.
 
     `previous` holds the categories of the job's earlier failed attempts (not this one).
@@ -46,9 +63,16 @@ def decide_retry(category: C, attempt: int, max_attempts: int, previous: Sequenc
     allowed = RETRIES[category]
     if allowed == 0:
         return RetryDecision(False, 0.0, f"{category.value} is not retried")
+    if category is C.OOM and not _oom_elsewhere(gpu or GpuKnowledge()):
+        return RetryDecision(False, 0.0, "oom is not retried: no other GPU is known to hold this shape")
     if attempt >= max_attempts:
         return RetryDecision(False, 0.0, f"gave up after {attempt} attempts")
     if allowed is not None and sum(1 for c in previous if c is category) >= allowed:
         return RetryDecision(False, 0.0, f"{category.value} is retried {allowed} time(s) only")
     delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))
     return RetryDecision(True, delay, f"{category.value}: retry {attempt} of {max_attempts - 1}")
+
+
+def _oom_elsewhere(gpu: GpuKnowledge) -> bool:
+    """An OOM at batch 1 is worth another try only on a card that holds the shape when this one does not."""
+    return gpu.held_here is None and (gpu.held_elsewhere or 0) >= 1

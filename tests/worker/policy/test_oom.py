@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.policy.oom import ShapeCapacity, next_chunk, plan
+from worker.policy.oom import Cleanup, ShapeCapacity, emergency_cleanup, next_chunk, plan
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,20 @@ def test_next_chunk(remaining: int, limit: int | None, chunk: int) -> None:
 def test_next_chunk_refuses_nothing_remaining() -> None:
     with pytest.raises(ValueError):
         next_chunk(0, None)
+
+
+@pytest.mark.parametrize(
+    ("done", "held_before", "can_restart", "step"),
+    [
+        ([], False, True, Cleanup.RELOAD),  # always the cheap cleanup first
+        ([], True, True, Cleanup.RELOAD),
+        ([Cleanup.RELOAD], True, True, Cleanup.RESTART),  # a shape it held: the process is what is wrong
+        ([Cleanup.RELOAD], True, False, Cleanup.GIVE_UP),  # an attached A1111 is not ours to restart
+        ([Cleanup.RELOAD], False, True, Cleanup.GIVE_UP),  # never held: the shape is too big for this card
+        ([Cleanup.RELOAD, Cleanup.RESTART], True, True, Cleanup.GIVE_UP),  # bounded: one of each at most
+    ],
+)
+def test_emergency_cleanup_at_batch_1(
+    done: list[Cleanup], held_before: bool, can_restart: bool, step: Cleanup
+) -> None:
+    assert emergency_cleanup(done, held_before=held_before, can_restart=can_restart) is step

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from worker.policy.retry import decide_retry
+from worker.policy.retry import GpuKnowledge, decide_retry
 from worker.taxonomy import FailureCategory as C
 
 NEVER = [C.INVALID_REQUEST, C.MODEL_NOT_FOUND, C.LORA_NOT_FOUND, C.LORA_INCOMPATIBLE, C.MODEL_INVALID,
          C.CONTENT_BLOCKED, C.CANCELLED, C.OOM, C.INTERNAL]  # fmt: skip
+# (OOM: with nothing known about the GPUs; see the OOM table below)
 
 
 @pytest.mark.parametrize("category", NEVER)
@@ -45,3 +46,25 @@ def test_delay_grows_and_is_capped() -> None:
     delays = [decide_retry(C.BACKEND_CRASHED, n, 100).delay_s for n in range(1, 10)]
     assert delays == sorted(delays)
     assert max(delays) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("gpu", "previous", "retry"),
+    [
+        (None, [], False),  # nothing known about the shape anywhere: final
+        (GpuKnowledge(held_here=None, held_elsewhere=None), [], False),
+        (GpuKnowledge(held_here=None, held_elsewhere=2), [], True),  # a bigger card holds it: go there
+        (GpuKnowledge(held_here=None, held_elsewhere=2), [C.OOM], False),  # once only
+        (GpuKnowledge(held_here=1, held_elsewhere=4), [], False),  # this card holds it too: cleanup ran
+        (GpuKnowledge(held_here=None, held_elsewhere=0), [], False),
+    ],
+)
+def test_an_oom_at_batch_1_is_retried_only_where_another_gpu_holds_the_shape(
+    gpu: GpuKnowledge | None, previous: list[C], retry: bool
+) -> None:
+    assert decide_retry(C.OOM, 1, max_attempts=4, previous=previous, gpu=gpu).retry is retry
+
+
+def test_an_oom_retry_still_respects_max_attempts() -> None:
+    gpu = GpuKnowledge(held_elsewhere=3)
+    assert decide_retry(C.OOM, 4, max_attempts=4, gpu=gpu).retry is False
