@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sweeper = sub.add_parser("sweeper", help="re-publish lost jobs and recover expired leases, forever")
     sweeper.add_argument("--interval-s", type=float, default=15.0)
+    sweeper.add_argument(
+        "--grace-s", type=float, default=None, help="default: SDFLEET_SWEEPER_GRACE_S (20 s)"
+    )
     sweeper.set_defaults(run=_sweeper)
 
     keys = sub.add_parser("keys", help="manage API keys (only their SHA-256 is stored)")
@@ -164,7 +167,7 @@ def _migrate(args: argparse.Namespace, _: list[str]) -> int:
 def _sweeper(args: argparse.Namespace, _: list[str]) -> int:
     from worker.sweeper import run_forever
 
-    run_forever(get_settings(), interval_s=args.interval_s)
+    run_forever(get_settings(), interval_s=args.interval_s, grace_s=args.grace_s)
     return 0
 
 

@@ -10,7 +10,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -51,6 +52,22 @@ class Claim:
     batch_size: int
     max_attempts: int
     previous_categories: tuple[str, ...] = ()
+
+
+class ExpiredLease(NamedTuple):
+    """A running job whose worker stopped renewing its lease."""
+
+    job_id: uuid.UUID
+    attempt: int
+    queue: str
+
+
+class LeaseExpiry(StrEnum):
+    """What `expire_lease` did."""
+
+    HANDED_BACK = "handed_back"  # the attempt is lost and the job queued again: it needs a new message
+    FAILED = "failed"  # the attempt is lost and it was the job's last: the job failed
+    SKIPPED = "skipped"  # nothing: renewed, finished or taken over meanwhile, or locked by another sweeper
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,12 @@ class JobStore:
             session.execute(
                 update(Attempt)
                 .where(Attempt.job_id == job_id, Attempt.outcome == "running")
-                .values(outcome="lost", category=FailureCategory.BACKEND_UNAVAILABLE.value, finished_at=now)
+                .values(
+                    outcome="lost",
+                    category=FailureCategory.BACKEND_UNAVAILABLE.value,
+                    message=f"its lease expired; attempt {row.attempt} was claimed by {worker}",
+                    finished_at=now,
+                )
             )
             previous = session.scalars(
                 select(Attempt.category)
@@ -255,20 +277,22 @@ class JobStore:
             )
         return self.get(job_id)
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[tuple[uuid.UUID, int]]:
-        """(job id, attempt) of running jobs whose lease ran out: their worker stopped renewing it."""
+    def expired_leases(self, now: datetime, limit: int = 100) -> list[ExpiredLease]:
+        """Running jobs whose lease ran out: their worker stopped renewing it."""
         with self._sessions() as session:
             rows = session.execute(
-                select(Job.id, Job.attempt)
+                select(Job.id, Job.attempt, Job.queue)
                 .where(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now)
                 .limit(limit)
             ).all()
-            return [(row.id, row.attempt) for row in rows]
+            return [ExpiredLease(row.id, row.attempt, row.queue) for row in rows]
 
-    def expire_lease(self, job_id: uuid.UUID, attempt: int, now: datetime) -> bool:
+    def expire_lease(self, job_id: uuid.UUID, attempt: int, now: datetime) -> LeaseExpiry:
         """Record the attempt as lost; hand the job back, or fail it if it has no attempts left.
 
-        Returns True if handed back, False if failed (or fenced off meanwhile)."""
+        SKIPPED when the lease is no longer expired under that attempt (renewed, finished, taken over)
+        or another sweeper holds the row: then nothing was changed.
+        """
         with self._sessions.begin() as session:
             job = session.scalar(
                 select(Job)
@@ -281,7 +305,7 @@ class JobStore:
                 .with_for_update(skip_locked=True)
             )
             if job is None:
-                return False
+                return LeaseExpiry.SKIPPED
             message = f"worker {job.worker} stopped renewing its lease (it died or lost its connection)"
             category = FailureCategory.BACKEND_UNAVAILABLE
             retry = job.attempt < job.max_attempts
@@ -297,7 +321,7 @@ class JobStore:
                 .where(Attempt.job_id == job_id, Attempt.number == attempt)
                 .values(outcome="lost", category=category.value, message=message, finished_at=now)
             )
-            return retry
+            return LeaseExpiry.HANDED_BACK if retry else LeaseExpiry.FAILED
 
     def queued_before(self, moment: datetime, limit: int = 500) -> list[tuple[uuid.UUID, str]]:
         """(job id, queue) of queued jobs not changed since `moment`: candidates for re-publishing."""

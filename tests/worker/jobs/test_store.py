@@ -6,7 +6,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from worker.jobs.store import AttemptReport, JobStore, NewJob, StoredImage, utcnow
+from worker.jobs.store import AttemptReport, JobStore, LeaseExpiry, NewJob, StoredImage, utcnow
 from worker.taxonomy import FailureCategory, JobStatus
 
 
@@ -108,11 +108,13 @@ def test_expired_lease_is_handed_back_then_failed_when_attempts_are_used_up(job_
     job_id = _new_job(job_store, max_attempts=2)
     later = utcnow() + timedelta(seconds=120)
     assert job_store.claim(job_id, "w1", 60) is not None
-    assert (job_id, 1) in job_store.expired_leases(later)
-    assert job_store.expire_lease(job_id, 1, later) is True
+    assert (job_id, 1, "sd.deliberate_v6") in job_store.expired_leases(later)
+    assert job_store.expire_lease(job_id, 1, later) is LeaseExpiry.HANDED_BACK
     assert job_store.get(job_id).status == JobStatus.QUEUED
+    assert job_store.expire_lease(job_id, 1, later) is LeaseExpiry.SKIPPED  # a second sweeper: no-op
     assert job_store.claim(job_id, "w2", 60) is not None
-    assert job_store.expire_lease(job_id, 2, later) is False
+    assert job_store.expire_lease(job_id, 2, utcnow()) is LeaseExpiry.SKIPPED  # still renewed
+    assert job_store.expire_lease(job_id, 2, later) is LeaseExpiry.FAILED
     job = job_store.get(job_id)
     assert (job.status, job.failure_category) == ("failed", "backend_unavailable")
     assert [a.outcome for a in job.attempts] == ["lost", "lost"]
