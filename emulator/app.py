@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
 from emulator import routes_admin, routes_generation, routes_misc, routes_models
@@ -16,8 +17,15 @@ def create_app(rt: Runtime, listener: Listener | None = None) -> FastAPI:
     """A bare FastAPI() like A1111's `api_only()`, so /docs and /openapi.json exist too."""
     app = FastAPI()
     app.add_middleware(EnvelopeMiddleware)
-    app.add_middleware(ProcessTimeMiddleware)
+    app.add_middleware(ProcessTimeMiddleware, api_log=bool(rt.config.a1111_flags.get("api_log")))
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    flags = rt.config.a1111_flags
+    if flags.get("cors_allow_origins") or flags.get("cors_allow_origins_regex"):
+        origins = flags["cors_allow_origins"].split(",") if flags.get("cors_allow_origins") else []
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_origin_regex=flags.get("cors_allow_origins_regex"),
+            allow_methods=["*"], allow_credentials=True, allow_headers=["*"],
+        )  # fmt: skip
     app.add_exception_handler(HTTPException, http_exception_handler)
     deps = auth_dependencies(rt.config.api_auth)
     routes_generation.register(app, rt, deps)

@@ -38,7 +38,11 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
 
     def refresh_checkpoints() -> Any:
         with rt.queue_lock:
-            rt.checkpoints.refresh()
+            cmd_ckpt = rt.checkpoints.refresh()
+            if cmd_ckpt is not None:
+                # list_models points the option back at --ckpt on every refresh; the loaded model stays,
+                # so the next plain txt2img reloads the --ckpt model (a real A1111 quirk)
+                rt.options.restore("sd_model_checkpoint", cmd_ckpt.title)
         return None
 
     def reload_checkpoint() -> Any:

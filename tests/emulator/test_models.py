@@ -115,6 +115,16 @@ def test_refresh_checkpoints_finds_new_files(
     assert [m["title"] for m in emulator.get("/sdapi/v1/sd-models").json()] == [SD15, "new_model.safetensors"]
 
 
+def test_refresh_points_the_option_back_at_ckpt(emulator: EmulatorProcess) -> None:
+    # §8, sd_models.list_models: with --ckpt, every refresh sets sd_model_checkpoint to it again, so the
+    # next plain request reloads the --ckpt model
+    emulator.post("/sdapi/v1/options", json={"sd_model_checkpoint": SDXL})
+    emulator.post("/sdapi/v1/refresh-checkpoints")
+    assert emulator.get("/sdapi/v1/options").json()["sd_model_checkpoint"] == SD15
+    assert emulator.stats()["loaded_model"] == SDXL
+    assert info_of(emulator.txt2img(prompt="x", **SMALL))["sd_model_name"] == "deliberate_v6"
+
+
 def test_first_checkpoint_is_loaded_without_ckpt(a1111_emulator: StartEmulator) -> None:
     # §1, §12: without --ckpt the first checkpoint listed (natural order) is loaded
     emulator = a1111_emulator(ckpt=None)
