@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import hires, images
+from emulator import hires
 from emulator.checkpoints import Checkpoint
 from emulator.faults import FaultKind
 from emulator.gpu import decode_seconds, lora_mib, working_mib
-from emulator.infotext import create
 from emulator.job import Job
 from emulator.loras import prompt_loras
+from emulator.outputs import image_infotext, image_pixels
 from emulator.runtime import Runtime
 from emulator.samplers import SAMPLERS_BY_NAME, resolve, schedule_label
 from emulator.sampling import sample_batch
@@ -68,33 +68,6 @@ def _activate_loras(rt: Runtime, job: Job, checkpoint: Checkpoint) -> None:
     if hashes and rt.options.get("lora_add_hashes_to_infotext"):
         job.extra["Lora hashes"] = ", ".join(f"{k}: {v}" for k, v in hashes.items())
     del checkpoint  # LoRAs of the other family load but do not apply; A1111 does not fail either
-
-
-def _infotext(rt: Runtime, job: Job, checkpoint: Checkpoint, index: int) -> str:
-    opts = rt.options
-    restore = bool(job.restore_faces)
-    fixed: dict[str, object] = {
-        "Steps": job.steps,
-        "Sampler": job.sampler_name,
-        "Schedule type": schedule_label(job.sampler_name, job.scheduler or "Automatic"),
-        "CFG scale": job.cfg_scale,
-        "Seed": job.all_seeds[index],
-        "Face restoration": opts.get("face_restoration_model") if restore else None,
-        "Size": f"{job.width}x{job.height}",
-        "Model hash": checkpoint.shorthash if opts.get("add_model_hash_to_info") else None,
-        "Model": checkpoint.name_for_extra if opts.get("add_model_name_to_info") else None,
-        "Variation seed": None if job.subseed_strength == 0 else job.all_subseeds[index],
-        "Variation seed strength": None if job.subseed_strength == 0 else job.subseed_strength,
-        "Seed resize from": None
-        if job.seed_resize_from_w <= 0 or job.seed_resize_from_h <= 0
-        else f"{job.seed_resize_from_w}x{job.seed_resize_from_h}",
-        "Denoising strength": job.extra.get("Denoising strength"),
-        "Clip skip": None if job.clip_skip <= 1 else job.clip_skip,
-        "RNG": opts.get("randn_source") if opts.get("randn_source") != "GPU" else None,
-        "Tiling": "True" if job.tiling else None,
-    }
-    tail = {"Version": rt.config.version if opts.get("add_version_to_infotext") else None}
-    return create(job.all_prompts[index], job.all_negative_prompts[index], fixed, job.extra, tail)
 
 
 def _prepare(rt: Runtime, job: Job) -> Checkpoint:
@@ -183,8 +156,8 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
             steps_run += hr_plan.steps
         rt.clock.sleep(decode_seconds(checkpoint.arch, *size) * job.batch_size)
         for i in range(n * job.batch_size, (n + 1) * job.batch_size):
-            result.pixels.append(_pixels(job, checkpoint, i, fraction, blank, size))
-            result.infotexts.append(_infotext(rt, job, checkpoint, i))
+            result.pixels.append(image_pixels(job, checkpoint, i, fraction, blank, size))
+            result.infotexts.append(image_infotext(rt, job, checkpoint, i))
         rt.stats.bump("images_generated", job.batch_size)
         rt.state.next_job()
     return result
@@ -199,14 +172,3 @@ def _hires_pass(
     _reserve_vram(rt, job, checkpoint, hr_plan.width, hr_plan.height)
     done = sample_batch(rt, job, hr_plan.steps, hr_plan.width, hr_plan.height, steps_before)
     return (done / hr_plan.steps if hr_plan.steps else 1.0), (hr_plan.width, hr_plan.height)
-
-
-def _pixels(
-    job: Job, checkpoint: Checkpoint, index: int, fraction: float, blank: bool, size: tuple[int, int]
-) -> Any:
-    width, height = size
-    if blank:
-        return images.blank(width, height)
-    seed = job.all_seeds[index]
-    final = images.render(checkpoint.name_for_extra, job.all_prompts[index], seed, width, height)
-    return final if fraction >= 1.0 else images.partial(final, seed, fraction)

@@ -38,6 +38,7 @@ def add_fault(emulator: EmulatorProcess, **spec: object) -> dict[str, object]:
 
 
 def test_fault_api_lists_and_clears(emulator: EmulatorProcess) -> None:
+    # docs/emulator.md "Faults": POST answers {"added", "faults"}; GET lists; DELETE clears
     body = add_fault(emulator, kind="blank_image", times=2)
     (added,) = body["added"]  # type: ignore[misc]
     assert added == {
@@ -63,6 +64,7 @@ def test_one_shot_and_persistent_faults(emulator: EmulatorProcess) -> None:
 
 
 def test_http500_at_a_step_uses_the_envelope(emulator: EmulatorProcess) -> None:
+    # §9 envelope with the injected type name, e.g. A1111's NansException; state back to idle
     add_fault(
         emulator,
         kind="http500",
@@ -80,6 +82,7 @@ def test_http500_at_a_step_uses_the_envelope(emulator: EmulatorProcess) -> None:
 
 
 def test_oom_fault_is_a_real_looking_oom(emulator: EmulatorProcess) -> None:
+    # §15.3: an injected OOM is indistinguishable from a modelled one and counts in /memory
     before = emulator.get("/sdapi/v1/memory").json()["cuda"]["events"]["oom"]
     add_fault(emulator, kind="oom")
     response = emulator.txt2img(prompt="x", **SMALL)
@@ -90,6 +93,7 @@ def test_oom_fault_is_a_real_looking_oom(emulator: EmulatorProcess) -> None:
 
 
 def test_corrupt_base64_and_blank_image(emulator: EmulatorProcess) -> None:
+    # undecodable images; all-black frames (A1111's NaN-VAE output) that keep their infotext
     add_fault(emulator, kind="corrupt_base64")
     item = emulator.txt2img(prompt="x", **SMALL).json()["images"][0]
     with pytest.raises((binascii.Error, ValueError)):
@@ -114,6 +118,7 @@ def test_slow_steps(emulator: EmulatorProcess) -> None:
 
 
 def test_hang_stops_progress_until_cleared(emulator: EmulatorProcess) -> None:
+    # progress freezes at the step; interrupt is ignored; DELETE /emulator/v1/faults releases the request
     add_fault(emulator, kind="hang", at_step=3)
     job = Background(lambda: emulator.txt2img(prompt="x", steps=10, width=64, height=64))
     poll_until(lambda: emulator.get("/sdapi/v1/progress").json()["state"]["sampling_step"] == 2)
@@ -129,6 +134,7 @@ def test_hang_stops_progress_until_cleared(emulator: EmulatorProcess) -> None:
 
 @pytest.mark.parametrize(("mode", "returncode"), [("exit", 3), ("sigkill", -signal.SIGKILL)])
 def test_crash_at_step(a1111_emulator: StartEmulator, mode: str, returncode: int) -> None:
+    # the process dies mid-request: os._exit(exit_code) or SIGKILL; the client sees the connection drop
     emulator = a1111_emulator()
     add_fault(emulator, kind="crash", mode=mode, at_step=2, exit_code=3)
     with pytest.raises(httpx.TransportError):
@@ -138,6 +144,7 @@ def test_crash_at_step(a1111_emulator: StartEmulator, mode: str, returncode: int
 
 
 def test_refuse_connections_for_a_while(a1111_emulator: StartEmulator) -> None:
+    # the listener really closes (ECONNREFUSED), then listens again on the same port
     emulator = a1111_emulator()
     add_fault(emulator, kind="refuse_connections", seconds=1.0)
     time.sleep(0.3)

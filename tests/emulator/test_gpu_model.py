@@ -103,6 +103,7 @@ def test_step_time_grows_faster_than_pixels() -> None:
 
 
 def test_format_size_is_c10s() -> None:
+    # c10's format_size, used by every figure of torch's OOM message (§16)
     assert format_size(1024) == "1024 bytes"
     assert format_size(2048) == "2.00 KiB"
     assert format_size(20 * 1024**2) == "20.00 MiB"
