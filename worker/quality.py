@@ -15,6 +15,16 @@ from worker.errors import OutputInvalid
 
 # A frame whose pixel values barely vary is blank: real images have a standard deviation in the tens.
 MIN_PIXEL_STDDEV = 2.0
+# What Pillow raises for bytes that are not a whole, sane image (the bomb error is not an OSError; the
+# warning is raised only where warnings are errors).
+_UNDECODABLE = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
 
 
 @dataclass(frozen=True)
@@ -37,21 +47,23 @@ def check_images(images: list[bytes], *, expected_count: int, width: int, height
 def _check_one(index: int, data: bytes, width: int, height: int) -> CheckedImage:
     try:
         with Image.open(io.BytesIO(data)) as image:
+            # Format and size come from the header: a wrong or oversized image is refused before its
+            # pixels are decompressed.
+            if image.format != "PNG":
+                raise OutputInvalid(f"image {index} is {image.format}, expected PNG")
+            if image.size != (width, height):
+                found = f"{image.size[0]}x{image.size[1]}"
+                raise OutputInvalid(f"image {index} is {found}, expected {width}x{height}")
             image.load()
-            fmt, size, info = image.format, image.size, dict(image.info)
+            infotext = image.info.get("parameters")
             stddev = _stddev(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except _UNDECODABLE as exc:
         raise OutputInvalid(f"image {index} does not decode: {exc}") from exc
-    if fmt != "PNG":
-        raise OutputInvalid(f"image {index} is {fmt}, expected PNG")
-    if size != (width, height):
-        raise OutputInvalid(f"image {index} is {size[0]}x{size[1]}, expected {width}x{height}")
     if stddev < MIN_PIXEL_STDDEV:
         raise OutputInvalid(
             f"image {index} is blank (pixel standard deviation {stddev:.2f} < {MIN_PIXEL_STDDEV}); "
             "a NaN in the VAE gives such black frames"
         )
-    infotext = info.get("parameters")
     return CheckedImage(data, width, height, infotext if isinstance(infotext, str) else "")
 
 
