@@ -17,6 +17,7 @@ from worker.errors import InvalidRequest, JobNotFound
 from worker.jobs.schema import JobRequest
 from worker.jobs.submit import submit
 from worker.jobs.view import job_view
+from worker.output import media_type
 from worker.tasks import txt2img
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -95,15 +96,16 @@ def cancel_job(job_id: str, request: Request, resources: ResourcesDep, caller: C
 
 @router.get(
     "/{job_id}/images/{index}",
-    summary="One image of a job, as PNG",
+    summary="One image of a job, in the format it was stored in (the job's output_format)",
     response_class=FileResponse,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}},
 )
 def get_image(job_id: str, index: int, resources: ResourcesDep, caller: CallerDep) -> FileResponse:
     job = _own_job(resources, job_id, caller)
     for image in job.images:
         if image.index == index:
-            return FileResponse(resources.results.path(image.storage_path), media_type="image/png")
+            path = resources.results.path(image.storage_path)
+            return FileResponse(path, media_type=media_type(path))
     raise HTTPException(
         404, f"job {job_id} has no image {index} (it has {len(job.images)}; status {job.status})"
     )
