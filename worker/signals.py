@@ -12,6 +12,7 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 
 from worker.celery_app import celery_config, check_visibility_timeout
 from worker.context import close_worker_context, init_worker_context
+from worker.errors import ConfigurationError
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,18 @@ log = logging.getLogger(__name__)
 
 @worker_init.connect
 def _refuse_unsafe_settings(**_: Any) -> None:
-    """In the main worker process, before consuming: refuse missing URLs or a visibility timeout too short."""
+    """In the main worker process, before consuming: refuse missing URLs or a visibility timeout too short.
+
+    Exits the process: Celery logs and swallows an Exception raised by a signal handler, and would go on
+    to consume with the unsafe settings, but lets SystemExit through.
+    """
     settings = get_settings()
-    celery_config(settings)  # raises ConfigurationError naming a missing URL
-    check_visibility_timeout(settings)
+    try:
+        celery_config(settings)  # raises ConfigurationError naming a missing URL
+        check_visibility_timeout(settings)
+    except ConfigurationError as exc:
+        log.critical("refusing to start: %s", exc)
+        raise SystemExit(f"sdfleet worker: refusing to start: {exc}") from exc
 
 
 @worker_process_init.connect
