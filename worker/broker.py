@@ -29,22 +29,22 @@ def _task_id(raw: bytes | str) -> str | None:
     return str(task_id) if task_id else None
 
 
-def broker_task_ids(redis_url: str, queues: Iterable[str]) -> set[str]:
-    """Task ids present in `queues` (every priority step) or in the unacked hash."""
+def broker_messages(redis_url: str, queues: Iterable[str]) -> list[str]:
+    """The task id of every message in `queues` (every priority step) or in the unacked hash, one entry
+    per message: a job whose message was published twice appears twice."""
     client = redis.Redis.from_url(redis_url)
     try:
-        found: set[str] = set()
+        raws: list[bytes] = []
         for queue in queues:
             for step in PRIORITY_STEPS:
                 key = queue if step == 0 else f"{queue}{PRIORITY_SEP}{step}"
-                for raw in client.lrange(key, 0, -1):
-                    task_id = _task_id(raw)
-                    if task_id:
-                        found.add(task_id)
-        for raw in client.hvals("unacked"):
-            task_id = _task_id(raw)
-            if task_id:
-                found.add(task_id)
-        return found
+                raws.extend(client.lrange(key, 0, -1))
+        raws.extend(client.hvals("unacked"))
     finally:
         client.close()
+    return [task_id for task_id in map(_task_id, raws) if task_id]
+
+
+def broker_task_ids(redis_url: str, queues: Iterable[str]) -> set[str]:
+    """Task ids present in `queues` (every priority step) or in the unacked hash."""
+    return set(broker_messages(redis_url, queues))

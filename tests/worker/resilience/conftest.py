@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.helpers.processes import Processes, base_env
+from worker.broker import broker_messages
 from worker.cli.processes import Child
 from worker.cli.services import free_port
 from worker.db.models import Job
@@ -123,6 +124,22 @@ def emulator_pids(port: int) -> list[int]:
             if index + 1 < len(argv) and argv[index + 1] == str(port):
                 found.append(int(entry))
     return found
+
+
+def live_processes(*parts: str) -> list[int]:
+    """Live processes whose command line contains every one of `parts`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            argv = _live_cmdline(int(entry))
+            if argv and all(any(part in arg for arg in argv) for part in parts):
+                found.append(int(entry))
+    return found
+
+
+def message_count(redis_url: str, job_id: str, queue: str = "sd.deliberate_v6") -> int:
+    """How many messages for `job_id` the broker holds (queued, or delivered and not yet acked)."""
+    return broker_messages(redis_url, [queue]).count(job_id)
 
 
 def local_a1111() -> A1111:
