@@ -34,7 +34,7 @@ def broker_messages(redis_url: str, queues: Iterable[str]) -> list[str]:
     per message: a job whose message was published twice appears twice."""
     client = redis.Redis.from_url(redis_url)
     try:
-        raws: list[bytes] = []
+        raws: list[bytes | str] = []
         for queue in queues:
             for step in PRIORITY_STEPS:
                 key = queue if step == 0 else f"{queue}{PRIORITY_SEP}{step}"
