@@ -68,6 +68,8 @@ def run_txt2img(
         job.faults = rt.faults.take_for_request()
         try:
             processed = process_images(rt, job)
+            if rt.state.flags()[0]:  # interrupted while it ran (begin() cleared any earlier flag)
+                rt.stats.bump("txt2img_interrupted")
         finally:
             rt.state.end()
             rt.device.release_working()
@@ -82,8 +84,6 @@ def run_txt2img(
     encoded = [images.to_base64(png) for png in pngs] if req["send_images"] else []
     if job.fault(FaultKind.CORRUPT_BASE64) is not None:
         encoded = [_corrupt(item) for item in encoded]
-    if processed.checkpoint is not None and len(processed.pixels) < job.batch_size * job.n_iter:
-        rt.stats.bump("txt2img_interrupted")
     return {
         "images": encoded,
         "parameters": copy.deepcopy(req),

@@ -132,6 +132,7 @@ def test_interrupt_returns_200_with_partial_current_batch(slow_emulator: Emulato
     assert len(response.json()["images"]) == 2
     assert info["all_seeds"] == [7, 8, 9, 10, 11, 12]
     assert len(info["infotexts"]) == 2
+    assert slow_emulator.stats()["txt2img_interrupted"] >= 1
     full = slow_emulator.txt2img(prompt="x", seed=7, steps=2, width=512, height=512).json()["images"][0]
     assert response.json()["images"][0] != full  # partial, not the finished picture
     assert progress(slow_emulator)["state"]["interrupted"] is False  # cleared by the next job's begin()
