@@ -65,7 +65,13 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
         except RequestInvalid as exc:
             return _invalid(exc.detail)
         explicit = set(body) if isinstance(body, dict) else set()
-        return await run_in_threadpool(run_txt2img, rt, req, explicit, "img2img")
+        try:
+            result = await run_in_threadpool(run_txt2img, rt, req, explicit, "img2img")
+        except Exception:
+            rt.stats.bump("txt2img_failed")
+            raise
+        rt.stats.bump("txt2img_succeeded")
+        return result
 
     def progress(request: Request) -> Any:
         raw = request.query_params.get("skip_current_image")
