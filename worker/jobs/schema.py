@@ -40,7 +40,10 @@ BOUNDS: dict[str, Bound] = {
     "height": Bound(64, 2048, multiple_of=8),
     "clip_skip": Bound(1, 12),
     "batch_size": Bound(1, 64),  # the upper bound is the deployment's max_batch_size (context)
+    "output_quality": Bound(1, 100),
 }
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+_FORMAT_ALIASES = {"jpg": "jpeg"}
 
 
 class LoraSpec(BaseModel):
@@ -71,8 +74,17 @@ class JobRequest(BaseModel):
     seed: int = -1
     loras: list[LoraSpec] = Field(default_factory=list, max_length=16)
     preset: str | None = Field(default=None, max_length=64)
+    output_format: str = Field(default="png", description="png, jpeg (or jpg) or webp")
+    output_quality: int = 90  # JPEG/WebP encoder quality; PNG is lossless and ignores it
 
-    @field_validator("steps", "cfg_scale", "width", "height", "clip_skip", "batch_size")
+    @field_validator("prompt", "negative_prompt")
+    @classmethod
+    def _no_nul(cls, value: str) -> str:
+        if "\x00" in value:  # Postgres text cannot hold NUL, and no tokenizer gives it a meaning
+            raise PydanticCustomError("invalid_text", "must not contain NUL characters", {})
+        return value
+
+    @field_validator("steps", "cfg_scale", "width", "height", "clip_skip", "batch_size", "output_quality")
     @classmethod
     def _in_bounds(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is None:
@@ -116,8 +128,26 @@ class JobRequest(BaseModel):
             )
         return value
 
+    @field_validator("output_format")
+    @classmethod
+    def _output_format(cls, value: str) -> str:
+        name = value.strip().lower()
+        name = _FORMAT_ALIASES.get(name, name)
+        if name not in OUTPUT_FORMATS:
+            raise PydanticCustomError(
+                "unknown_output_format", "must be one of {allowed}", {"allowed": ", ".join(OUTPUT_FORMATS)}
+            )
+        return name
 
-_CUSTOM_KINDS = ("out_of_range", "unknown_sampler", "unknown_scheduler")
+
+_CUSTOM_KINDS = (
+    "out_of_range",
+    "unknown_sampler",
+    "unknown_scheduler",
+    "unknown_output_format",
+    "invalid_text",
+)
+SHOWN_VALUE_MAX_CHARS = 80  # a refused 10,000-character prompt is not echoed back whole
 
 
 def _field_name(loc: tuple[int | str, ...]) -> str:
@@ -134,6 +164,7 @@ def describe(exc: ValidationError) -> list[Problem]:
     for error in exc.errors(include_url=False):
         field = _field_name(error["loc"])
         value = error.get("input")
+        shown = _shown(value)
         kind, text = error["type"], error["msg"]
         leaf = str(error["loc"][0]) if error["loc"] else ""
         if kind == "extra_forbidden":
@@ -141,13 +172,21 @@ def describe(exc: ValidationError) -> list[Problem]:
         elif kind == "missing":
             message = f"{field} is required"
         elif kind in _CUSTOM_KINDS:
-            message = f"{field} {text}, got {value!r}"
+            message = f"{field} {text}, got {shown}"
         elif leaf in BOUNDS:
-            message = f"{field} must be a number {BOUNDS[leaf].describe()}, got {value!r}"
+            message = f"{field} must be a number {BOUNDS[leaf].describe()}, got {shown}"
         else:
-            message = f"{field}: {text[:1].lower()}{text[1:]}, got {value!r}"
+            message = f"{field}: {text[:1].lower()}{text[1:]}, got {shown}"
         problems.append(Problem(field, value, message))
     return problems
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_MAX_CHARS:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: SHOWN_VALUE_MAX_CHARS - 1]}…{size}"
 
 
 def parse_job_request(data: Any, *, max_batch_size: int) -> JobRequest:

@@ -16,7 +16,8 @@ from worker.errors import InvalidRequest
 from worker.jobs.prompt_tags import TAG, extract_lora_tags
 from worker.jobs.schema import JobRequest, parse_job_request
 from worker.jobs.store import JobStore, NewJob
-from worker.policy.content import ContentPolicy
+from worker.output import JPEG_PROMPT_MAX_UTF16_UNITS, utf16_units
+from worker.policy.content import ContentPolicy, policy_for
 from worker.queues import checkpoint_queue
 from worker.registry.loras import ResolvedLora
 from worker.settings import CoreSettings
@@ -63,6 +64,7 @@ def normalise(
             field="width",
             value=width,
         )
+    _check_jpeg_metadata(request)
     prompt, tagged = extract_lora_tags(request.prompt)
     if TAG.search(request.negative_prompt):
         raise InvalidRequest(
@@ -89,6 +91,8 @@ def normalise(
         "loras": [vars(lora) for lora in loras],
         "preset": request.preset,
         "architecture": checkpoint.architecture,
+        "output_format": request.output_format,
+        "output_quality": request.output_quality,
     }
     return NewJob(
         checkpoint=checkpoint.name,
@@ -98,6 +102,29 @@ def normalise(
         batch_size=request.batch_size,
         max_attempts=settings.max_attempts,
     )
+
+
+def _check_jpeg_metadata(request: JobRequest) -> None:
+    """A JPEG's EXIF segment must hold the whole infotext; refuse now rather than after generating."""
+    if request.output_format != "jpeg":
+        return
+    units = utf16_units(request.prompt) + utf16_units(request.negative_prompt)
+    if units > JPEG_PROMPT_MAX_UTF16_UNITS:
+        raise InvalidRequest(
+            f"output_format 'jpeg' cannot keep this prompt in its metadata: prompt and negative_prompt "
+            f"take {units} UTF-16 code units, a JPEG's EXIF segment leaves room for "
+            f"{JPEG_PROMPT_MAX_UTF16_UNITS}; use png or webp",
+            field="output_format",
+            value=request.output_format,
+        )
+
+
+def check_content(request: JobRequest, policy: ContentPolicy) -> None:
+    """Apply the content policy to what A1111 will see: the prompt without its LoRA tags, and the LoRAs
+    the caller named in `loras` or in tags. Raises ContentBlocked, or InvalidRequest for a bad tag."""
+    prompt, tagged = extract_lora_tags(request.prompt)
+    named = [(f"loras[{i}].name", lora.name) for i, lora in enumerate(request.loras)]
+    policy.check(prompt, loras=named + [("prompt", tag.name) for tag in tagged])
 
 
 def submit(
@@ -112,7 +139,7 @@ def submit(
 ) -> str:
     """Validate and record a job, publish it, and return its id; raises JobRejected children."""
     request = parse_job_request(data, max_batch_size=settings.max_batch_size)
-    ContentPolicy(settings.blocked_terms).check(request.prompt, request.negative_prompt)
+    check_content(request, policy_for(tuple(settings.blocked_terms)))
     new = normalise(request, resolver, settings)
     new = NewJob(**{**vars(new), "owner": owner, "idempotency_key": idempotency_key})
     job = store.create(new)
