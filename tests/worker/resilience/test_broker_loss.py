@@ -1,0 +1,134 @@
+"""Redis restarted without persistence while jobs are queued: every message is gone, the sweeper publishes
+them again from Postgres, and all the jobs complete; a message delivered twice produces one result.
+
+This test has a Redis of its own (the broker of its workers, its sweeper and its submissions), so that
+restarting it touches nothing else: the session's Celery app keeps its broker, and this test publishes
+through a Celery app of its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from celery import Celery
+
+from tests.helpers.processes import Processes
+from tests.worker.resilience.conftest import A1111, message_count, unique, wait_job, wait_until
+from worker.broker import broker_messages
+from worker.cli.commands import worker_command
+from worker.cli.services import EmbeddedRedis, start_redis
+from worker.context import producer_context
+from worker.jobs.store import JobStore
+from worker.jobs.submit import submit
+
+JOBS = 50
+QUEUE = "sd.deliberate_v6"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[list[EmbeddedRedis]]:
+    """A Redis without persistence, as a one-element list so that a test can swap in its restarted self."""
+    servers = [start_redis(tmp_path / "redis", persist=False)]
+    yield servers
+    servers[0].stop()
+
+
+@pytest.fixture
+def probe_app(own_redis: list[EmbeddedRedis]) -> Iterator[Celery]:
+    """A Celery app of this test's own, on its own Redis: it publishes job ids and pings workers."""
+    app = Celery("resilience-probe", broker=own_redis[0].url, set_as_current=False)
+    app.conf.update(broker_connection_retry_on_startup=True, task_serializer="json", accept_content=["json"])
+    yield app
+    app.close()
+
+
+def restart(servers: list[EmbeddedRedis], directory: Path) -> None:
+    """Stop Redis and start an empty one on the same port (no persistence: every key is lost)."""
+    port = servers[0].port
+    servers[0].stop()
+    servers[0] = start_redis(directory, port=port, persist=False)
+
+
+def start_worker(processes: Processes, app: Celery, name: str, a1111_url: str, redis_url: str) -> None:
+    env = {
+        **processes.env,
+        "SDFLEET_REDIS_URL": redis_url,
+        "SDFLEET_WORKER_NAME": name,
+        "SDFLEET_CHECKPOINTS": '["deliberate_v6"]',
+        "SDFLEET_A1111_URL": a1111_url,
+        "SDFLEET_A1111_LAUNCH": "false",
+    }
+    child = processes.group.start(name, worker_command(name, ["deliberate_v6"]), env)
+
+    def answers() -> bool:
+        assert child.alive(), child.log_tail(40)
+        return any(
+            key.startswith(f"{name}@") for reply in app.control.ping(timeout=0.5) or [] for key in reply
+        )
+
+    wait_until(answers, 60, f"worker {name} answering a ping")
+
+
+def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_complete_once(
+    processes: Processes,
+    job_store: JobStore,
+    models_volume: Path,
+    own_redis: list[EmbeddedRedis],
+    probe_app: Celery,
+    tmp_path: Path,
+) -> None:
+    redis_url = own_redis[0].url
+    producer = producer_context()
+
+    def publish(job_id: str, queue: str) -> None:
+        probe_app.send_task("sdfleet.txt2img", kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
+
+    def new_job(n: int, publish_with: Callable[[str, str], None]) -> str:
+        data = {
+            "prompt": f"a paper boat {n}",
+            "checkpoint": "deliberate_v6",
+            "steps": 2,
+            "width": 64,
+            "height": 64,
+        }
+        return submit(data, store=producer.store, resolver=producer.resolver, settings=producer.settings,
+                      publish=publish_with)  # fmt: skip
+
+    # Given a sweeper on this Redis, which has already published a job whose publish was lost
+    sweeper = [sys.executable, "-m", "worker.cli.main", "sweeper", "--interval-s=0.5", "--grace-s=1"]
+    processes.group.start("sweeper", sweeper, {**processes.env, "SDFLEET_REDIS_URL": redis_url})
+    unpublished = new_job(0, lambda job_id, queue: None)
+    wait_until(lambda: message_count(redis_url, unpublished) == 1, 30, "the sweeper publishing a lost job")
+    # And 50 more jobs queued, with no worker running yet
+    ids = [unpublished] + [new_job(n, publish) for n in range(1, JOBS + 1)]
+    assert sorted(broker_messages(redis_url, [QUEUE])) == sorted(ids)
+
+    # When Redis restarts without persistence
+    restart(own_redis, tmp_path / "redis")
+    assert broker_messages(redis_url, [QUEUE]) == []
+    # And two workers start on it
+    emulators = [processes.emulator(models_volume, "deliberate_v6.safetensors") for _ in range(2)]
+    for emulator in emulators:
+        start_worker(processes, probe_app, unique("gpu-flush"), emulator.url, redis_url)
+
+    # Then every job completes (the sweeper published the lost messages again), each exactly once
+    jobs = [wait_job(job_store, job_id, timeout_s=180) for job_id in ids]
+    assert [job.status for job in jobs] == ["succeeded"] * (JOBS + 1)
+    assert all([a.outcome for a in job.attempts] == ["succeeded"] for job in jobs)
+    generated = sum(A1111(e.url).stats()["images_generated"] for e in emulators)
+    assert generated == JOBS + 1
+
+    # When every message is delivered once more (a duplicate: a visibility-timeout restore, a re-publish)
+    for job_id in ids:
+        publish(job_id, QUEUE)
+    wait_until(lambda: broker_messages(redis_url, [QUEUE]) == [], 60, "the duplicates delivered and acked")
+    # Then nothing ran again: one attempt and the same image per job
+    for job in jobs:
+        again = job_store.get(uuid.UUID(str(job.id)))
+        assert [a.number for a in again.attempts] == [1] and again.status == "succeeded"
+        assert [i.sha256 for i in again.images] == [i.sha256 for i in job.images]
+    assert sum(A1111(e.url).stats()["images_generated"] for e in emulators) == generated
