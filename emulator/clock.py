@@ -15,6 +15,3 @@ class SimClock:
         real = simulated_s * self.scale
         if real > 0:
             time.sleep(real)
-
-    def real_seconds(self, simulated_s: float) -> float:
-        return simulated_s * self.scale

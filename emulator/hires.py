@@ -5,14 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-LATENT_MODES = (
-    "Latent", "Latent (antialiased)", "Latent (bicubic)", "Latent (bicubic antialiased)", "Latent (nearest)",
-    "Latent (nearest-exact)",
-)  # fmt: skip
-UPSCALER_NAMES = (
-    "None", "Lanczos", "Nearest", "DAT x2", "DAT x3", "DAT x4", "ESRGAN_4x", "LDSR", "R-ESRGAN 4x+",
-    "R-ESRGAN 4x+ Anime6B", "ScuNET GAN", "ScuNET PSNR", "SwinIR 4x",
-)  # fmt: skip
+from emulator.upscalers import LATENT_UPSCALE_MODES, UPSCALER_NAMES
 
 
 @dataclass(frozen=True)
@@ -30,7 +23,7 @@ def plan(width: int, height: int, steps: int, denoising: float | None, hr: dict[
     default `denoising_strength=None` reaches the pass (A1111's `p.denoising_strength > 0`).
     """
     upscaler = hr.get("hr_upscaler")
-    if upscaler is not None and upscaler not in LATENT_MODES and upscaler not in UPSCALER_NAMES:
+    if upscaler is not None and upscaler not in LATENT_UPSCALE_MODES and upscaler not in UPSCALER_NAMES:
         raise Exception(f"could not find upscaler named {upscaler}")
     scale = float(hr.get("hr_scale") or 2.0)
     resize_x, resize_y = int(hr.get("hr_resize_x") or 0), int(hr.get("hr_resize_y") or 0)
