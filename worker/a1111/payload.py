@@ -7,7 +7,14 @@ from typing import Any
 
 def lora_tags(loras: list[dict[str, Any]]) -> str:
     """`<lora:NAME:WEIGHT>` tags for resolved LoRAs (NAME is the file's basename, as A1111 resolves it)."""
-    return "".join(f"<lora:{lora['a1111_name']}:{float(lora['weight']):g}>" for lora in loras)
+    return "".join(f"<lora:{lora['a1111_name']}:{format_weight(lora['weight'])}>" for lora in loras)
+
+
+def format_weight(weight: float) -> str:
+    """The shortest text that parses back to exactly `weight` ("1", "0.5", "0.123456789"): `:g` would
+    round to six digits, so A1111 would apply a weight other than the one resolved and recorded."""
+    text = repr(float(weight))
+    return text[:-2] if text.endswith(".0") else text
 
 
 def build_txt2img(params: dict[str, Any], *, seed: int, batch_size: int) -> dict[str, Any]:

@@ -2,7 +2,11 @@
 
 A1111 would silently ignore an unknown LoRA and load whatever file a name resolves to; here a tag becomes
 an ordinary LoRA request (looked up in the registry, weight-checked, architecture-checked) and the
-payload builder writes the tag again from the resolved entry.
+payload builder writes the tag again from the resolved entry, after the prompt.
+
+Nothing tag-like may remain in the prompt once the tags are taken out: `<lo<lora:x:1>ra:y:1>` would
+otherwise leave `<lora:y:1>` behind, a tag nobody checked, and a dangling `<lora:y` at the end of the
+prompt would swallow the first tag the builder appends.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from worker.errors import InvalidRequest
 
 # A1111's extra-network syntax: <kind:args> (extra_networks.py: `<(\w+):([^>]+)>`)
 TAG = re.compile(r"<(\w+):([^>]*)>")
+FRAGMENT = re.compile(r"<\w+:")  # the start of a tag; after extraction, there must be none
 LORA_KINDS = ("lora", "lyco")
 
 
@@ -51,6 +56,14 @@ def extract_lora_tags(prompt: str, *, field: str = "prompt") -> tuple[str, list[
         return ""
 
     cleaned = TAG.sub(take, prompt)
+    fragment = FRAGMENT.search(cleaned)
+    if fragment is not None:
+        raise InvalidRequest(
+            f"{field} contains {cleaned[fragment.start() : fragment.end() + 20]!r}, an incomplete or nested "
+            "tag; write LoRA tags as <lora:name:weight>, one after another",
+            field=field,
+            value=fragment.group(0),
+        )
     return " ".join(cleaned.split()) if found else prompt, found
 
 
