@@ -127,3 +127,11 @@ def test_sdxl_oom_on_small_card_then_recovers(a1111_emulator: StartEmulator) -> 
     assert emulator.txt2img(prompt="x", width=1024, height=1024, steps=1, batch_size=4).status_code == 500
     assert emulator.txt2img(prompt="x", width=1024, height=1024, steps=1, batch_size=1).status_code == 200
     assert emulator.stats()["ooms"] == 1
+
+
+def test_unknown_override_key_is_500_key_error_and_restores(emulator: EmulatorProcess) -> None:
+    # §8: an unknown override_settings key raises KeyError (500); the restore still runs, the lock is freed
+    response = emulator.txt2img(prompt="x", override_settings={"no_such_option": 1}, **SMALL)
+    assert response.status_code == 500
+    assert response.json() == {"error": "KeyError", "detail": "", "body": "", "errors": "'no_such_option'"}
+    assert emulator.txt2img(prompt="x", **SMALL).status_code == 200

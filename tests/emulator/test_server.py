@@ -171,3 +171,27 @@ def test_hires_fix_runs_two_passes(shared_emulator: EmulatorProcess) -> None:
     from tests.emulator.helpers import decode_png
 
     assert decode_png(response.json()["images"][0]).size == (128, 128)
+
+
+def test_options_report_every_known_key_with_defaults(shared_emulator: EmulatorProcess) -> None:
+    # §8: GET /options returns every built-in key, defaults for the unset ones
+    options = shared_emulator.get("/sdapi/v1/options").json()
+    expected = {
+        "sd_model_checkpoint": "deliberate_v6.safetensors", "sd_vae": "Automatic",
+        "CLIP_stop_at_last_layers": 1,
+        "sd_checkpoints_limit": 1, "sd_checkpoints_keep_in_cpu": True, "samples_format": "png",
+        "samples_save": True, "enable_pnginfo": True, "return_grid": True, "add_model_hash_to_info": True,
+        "add_model_name_to_info": True, "add_version_to_infotext": True, "live_previews_enable": True,
+        "show_progress_every_n_steps": 10, "randn_source": "GPU", "eta_noise_seed_delta": 0,
+    }  # fmt: skip
+    assert {key: options[key] for key in expected} == expected
+    assert "sd_checkpoint_hash" in options
+
+
+def test_restricted_options_are_skipped_silently(a1111_emulator: StartEmulator) -> None:
+    # §8: options marked restrict_api are silently skipped by POST /options
+    emulator = a1111_emulator()
+    response = emulator.post("/sdapi/v1/options", json={"api_enable_requests": False, "send_seed": False})
+    assert (response.status_code, response.json()) == (200, None)
+    options = emulator.get("/sdapi/v1/options").json()
+    assert (options["api_enable_requests"], options["send_seed"]) == (True, False)
