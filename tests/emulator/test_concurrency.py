@@ -33,12 +33,12 @@ def test_concurrent_txt2img_complete_in_arrival_order(slow_emulator: EmulatorPro
     for k in range(4):
 
         def call(k: int = k) -> Any:
-            response = slow_emulator.txt2img(prompt=f"job {k}", steps=6, **JOB)
+            response = slow_emulator.txt2img(prompt=f"job {k}", steps=10, **JOB)
             finished.append(k)
             return response
 
         calls.append(Background(call))
-        time.sleep(0.06)
+        time.sleep(0.15)  # a clear arrival order; each job runs ~0.4 s, so the later ones queue
     assert [c.result().status_code for c in calls] == [200] * 4
     assert finished == [0, 1, 2, 3]
     assert [info_of(c.result())["prompt"] for c in calls] == [f"job {k}" for k in range(4)]

@@ -50,7 +50,7 @@ def test_unknown_flags_are_ignored_and_emulator_knobs_come_from_flags_or_env() -
 def test_sd_models_answers_before_the_model_is_loaded(a1111_emulator: StartEmulator) -> None:
     # §15.12, §1: the server listens at once; the first txt2img blocks until the load ends,
     # and until then /progress is idle (A1111 blocks before state.begin)
-    emulator = a1111_emulator("--emu-time-scale", "1", "--emu-load-s", "1.5", loaded=False)
+    emulator = a1111_emulator("--emu-time-scale", "1", "--emu-load-s", "2.5", loaded=False)
     assert emulator.get("/sdapi/v1/sd-models").status_code == 200
     assert emulator.stats()["model_loading"] is True
     start = time.monotonic()
