@@ -19,7 +19,7 @@ def image_infotext(rt: Runtime, job: Job, checkpoint: Checkpoint, index: int) ->
     fixed: dict[str, object] = {
         "Steps": job.steps,
         "Sampler": job.sampler_name,
-        "Schedule type": schedule_label(job.sampler_name, job.scheduler or "Automatic"),
+        "Schedule type": schedule_label(job.sampler_name, job.scheduler) if job.scheduler else None,
         "CFG scale": job.cfg_scale,
         "Seed": job.all_seeds[index],
         "Face restoration": opts.get("face_restoration_model") if restore else None,

@@ -51,8 +51,12 @@ def _fixed_seed(rt: Runtime, seed: int | None) -> int:
     return rt.random_seed() if seed is None or seed == -1 else seed
 
 
-def _activate_loras(rt: Runtime, job: Job, checkpoint: Checkpoint) -> None:
-    """Load the prompt's LoRAs (unknown ones are skipped silently) and add `Lora hashes`."""
+def _activate_loras(rt: Runtime, job: Job) -> None:
+    """Load the prompt's LoRAs (unknown ones are skipped silently) and add `Lora hashes`.
+
+    A LoRA of the other family (SDXL on SD1.5) loads and takes VRAM but applies to nothing; A1111
+    only prints "Failed to match keys" and does not fail either.
+    """
     for key in rt.device.resident_keys("lora:"):
         rt.device.drop_resident(key)
     if job.disable_extra_networks:
@@ -67,7 +71,6 @@ def _activate_loras(rt: Runtime, job: Job, checkpoint: Checkpoint) -> None:
             hashes[name.replace(":", "").replace(",", "")] = lora.shorthash
     if hashes and rt.options.get("lora_add_hashes_to_infotext"):
         job.extra["Lora hashes"] = ", ".join(f"{k}: {v}" for k, v in hashes.items())
-    del checkpoint  # LoRAs of the other family load but do not apply; A1111 does not fail either
 
 
 def _prepare(rt: Runtime, job: Job) -> Checkpoint:
@@ -83,8 +86,10 @@ def _prepare(rt: Runtime, job: Job) -> Checkpoint:
     job.all_seeds = [seed + (k if job.subseed_strength == 0 else 0) for k in range(total)]
     job.all_subseeds = [subseed + k for k in range(total)]
     job.clip_skip = _int_option(rt.options.get("CLIP_stop_at_last_layers"), 1)
-    # fix_p_invalid_sampler_and_scheduler: the scheduler becomes a label, "Automatic" when unset
-    job.sampler_name, job.scheduler = resolve(job.sampler_name, job.scheduler, convert_automatic=False)
+    if rt.config.sampler_mode != "1.9":
+        # 1.10's fix_p_invalid_sampler_and_scheduler: the scheduler becomes a label, "Automatic" when unset;
+        # 1.9 leaves None, so its infotexts have no fixed Schedule type
+        job.sampler_name, job.scheduler = resolve(job.sampler_name, job.scheduler, convert_automatic=False)
     return checkpoint
 
 
@@ -122,7 +127,7 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
     )
     if hr_plan is not None:
         job.extra.update(hr_plan.extra)
-    _activate_loras(rt, job, checkpoint)
+    _activate_loras(rt, job)
     if rt.state.snapshot()["job_count"] == -1:
         rt.state.set_job(job_count=job.n_iter * (2 if hr_plan else 1))
     label = schedule_label(job.sampler_name, job.scheduler or "Automatic")

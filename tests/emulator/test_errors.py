@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.emulator.conftest import SDXL, EmulatorProcess, StartEmulator
-from tests.emulator.helpers import SMALL
+from tests.emulator.helpers import SMALL, info_of
 
 ENVELOPE_KEYS = ["error", "detail", "body", "errors"]
 
@@ -84,7 +84,10 @@ def test_v19_mode_404s_legacy_sampler_names(a1111_emulator: StartEmulator) -> No
         "body": "",
         "errors": "",
     }
-    assert emulator.txt2img(prompt="x", sampler_name="DPM++ 2M", **SMALL).status_code == 200
+    euler = info_of(emulator.txt2img(prompt="x", sampler_name="Euler", **SMALL))["infotexts"][0]
+    assert "Sampler: Euler, CFG scale: 7.0," in euler  # scheduler None: no Schedule type (§5)
+    karras = info_of(emulator.txt2img(prompt="x", sampler_name="DPM++ 2M", **SMALL))["infotexts"][0]
+    assert "Sampler: DPM++ 2M, Schedule type: Karras," in karras
 
 
 def test_unknown_route_and_wrong_method_keep_starlette_shape(emulator: EmulatorProcess) -> None:
