@@ -16,7 +16,7 @@ from emulator.infotext import parse
 from emulator.request import NOT_A_DICT, RequestInvalid, parse_img2img, parse_txt2img
 from emulator.runtime import Runtime
 from emulator.txt2img import run_txt2img
-from emulator.v1_validation import V1Error, json_body_errors, to_bool
+from emulator.v1_validation import V1Error, json_body_errors, to_bool, to_str
 
 
 def _invalid(detail: list[dict[str, Any]]) -> JSONResponse:
@@ -120,10 +120,9 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
                 [{"loc": ["body", "image"], "msg": "field required", "type": "value_error.missing"}]
             )
         try:
-            encoded = body["image"] if isinstance(body["image"], str) else str(body["image"])
-        except Exception:  # pragma: no cover - str() of JSON values does not fail
-            encoded = ""
-        encoded = encoded.strip()
+            encoded = to_str(body["image"]).strip() if body["image"] is not None else ""
+        except V1Error as exc:
+            return _invalid([exc.entry(("body", "image"))])
         if not encoded:
             return {"info": "", "items": {}, "parameters": {}}
         if encoded.startswith("data:image/"):
