@@ -1,7 +1,9 @@
 """sdfleet's own metadata in the PNGs A1111 returns: the job id and the attempt, as PNG text chunks.
 
-The chunks are inserted just before IEND and every other chunk is copied byte for byte, so the pixels
-and A1111's `parameters` infotext stay exactly as A1111 wrote them (nothing is decoded or re-encoded).
+The chunks are inserted before the first IDAT and every other chunk is copied byte for byte, so the
+pixels and A1111's `parameters` infotext stay exactly as A1111 wrote them (nothing is decoded or
+re-encoded). Before IDAT rather than before IEND: readers that stop at the image data (Pillow's
+`Image.open(...).info`, which A1111's "PNG Info" uses) see text chunks placed there only.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def with_job_metadata(png: bytes, job_id: uuid.UUID | str, attempt: int | None = None) -> bytes:
-    """`png` with `sdfleet-job-id` (and `sdfleet-attempt`) tEXt chunks before IEND.
+    """`png` with `sdfleet-job-id` (and `sdfleet-attempt`) tEXt chunks before the image data.
 
     Text chunks already carrying these keywords are dropped, so a file names one job. Raises
     OutputInvalid when `png` is not a well-formed PNG.
@@ -53,11 +55,13 @@ def with_job_metadata(png: bytes, job_id: uuid.UUID | str, attempt: int | None =
         chunks = png_chunks(png)
     except ValueError as exc:
         raise OutputInvalid(f"cannot add the job id to the image: {exc}") from exc
-    kept = [raw for kind, raw in chunks[:-1] if not (kind in _TEXT_TYPES and _keyword(raw) in _OURS)]
+    kept = [(kind, raw) for kind, raw in chunks if not (kind in _TEXT_TYPES and _keyword(raw) in _OURS)]
     ours = [text_chunk(JOB_ID_KEY, str(job_id))]
     if attempt is not None:
         ours.append(text_chunk(ATTEMPT_KEY, str(attempt)))
-    return PNG_SIGNATURE + b"".join(kept) + b"".join(ours) + chunks[-1][1]
+    at = next(i for i, (kind, _) in enumerate(kept) if kind in (b"IDAT", b"IEND"))
+    raws = [raw for _, raw in kept]
+    return PNG_SIGNATURE + b"".join(raws[:at] + ours + raws[at:])
 
 
 def _keyword(raw_chunk: bytes) -> bytes:

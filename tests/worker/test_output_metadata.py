@@ -1,4 +1,4 @@
-"""The job id in A1111's PNG: text chunks added before IEND, everything A1111 wrote kept byte for byte."""
+"""The job id in A1111's PNG: text chunks added before the image data, all A1111 wrote kept byte for byte."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ A1111_PNG = img.png(img.gradient(64, 48), INFOTEXT)
 
 
 def _text(data: bytes) -> dict[str, str]:
+    """The text Pillow shows when a file is opened, before its pixels are decoded (A1111's "PNG Info")."""
     with Image.open(io.BytesIO(data)) as image:
-        image.load()
         return {k: v for k, v in image.info.items() if isinstance(v, str)}
 
 
-def test_the_job_id_and_attempt_are_text_chunks_pillow_reads() -> None:
+def test_the_job_id_and_attempt_are_text_chunks_pillow_reads_at_open() -> None:
     tagged = with_job_metadata(A1111_PNG, JOB, attempt=2)
     assert _text(tagged) == {"parameters": INFOTEXT, "sdfleet-job-id": str(JOB), "sdfleet-attempt": "2"}
 
@@ -37,10 +37,12 @@ def test_the_job_id_and_attempt_are_text_chunks_pillow_reads() -> None:
 def test_everything_a1111_wrote_is_kept_byte_for_byte_and_the_pixels_are_not_reencoded() -> None:
     tagged = with_job_metadata(A1111_PNG, JOB, attempt=1)
     before, after = png_chunks(A1111_PNG), png_chunks(tagged)
-    assert after[: len(before) - 1] == before[:-1]  # IHDR, the parameters chunk, IDAT...: identical bytes
-    assert [kind for kind, _ in after[len(before) - 1 :]] == [b"tEXt", b"tEXt", b"IEND"]
-    added = b"".join(raw for _, raw in after[len(before) - 1 : -1])
-    assert tagged == A1111_PNG[:-12] + added + A1111_PNG[-12:]
+    idat = [kind for kind, _ in before].index(b"IDAT")
+    assert [kind for kind, _ in after[idat : idat + 3]] == [b"tEXt", b"tEXt", b"IDAT"]
+    assert after[:idat] + after[idat + 2 :] == before  # IHDR, the parameters chunk, IDAT...: identical bytes
+    added = b"".join(raw for _, raw in after[idat : idat + 2])
+    offset = A1111_PNG.index(before[idat][1])
+    assert tagged == A1111_PNG[:offset] + added + A1111_PNG[offset:]
     assert (img.decode(tagged)[2] == img.decode(A1111_PNG)[2]).all()
 
 
