@@ -40,8 +40,9 @@ class GpuSpec:
 def default_gpus(a1111_base_port: int = 7861) -> tuple[GpuSpec, ...]:
     """The demo fleet: one emulated GPU per catalogue checkpoint, A1111 ports from `a1111_base_port`."""
     return (
-        GpuSpec("gpu0", 0, "deliberate_v6", a1111_base_port),
-        GpuSpec("gpu1", 1, "jib_mix_illustrious_realistic_v2", a1111_base_port + 1),
+        GpuSpec("gpu0", 0, "deliberate_v6", a1111_base_port, vram_mb=24576),  # a 24 GB card
+        # A 16 GB card: SDXL at 1024² holds a batch of 2, so a batch of 4 shows the OOM backoff.
+        GpuSpec("gpu1", 1, "jib_mix_illustrious_realistic_v2", a1111_base_port + 1, vram_mb=16384),
     )
 
 
