@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from celery import Celery
 
 from worker.cli.commands import api_command, worker_command
 from worker.cli.processes import Child, ProcessGroup
@@ -61,11 +62,16 @@ def wait_http(url: str, timeout_s: float = 30.0, *, child: Child | None = None) 
 
 
 class Processes:
-    """A test's children, all stopped at teardown."""
+    """A test's children, all stopped at teardown.
 
-    def __init__(self, log_dir: Path, env: Mapping[str, str]) -> None:
+    Workers are awaited with a Celery ping through `control` (default: the process's own app, on the
+    session's broker); a test whose children use another broker passes an app on that broker.
+    """
+
+    def __init__(self, log_dir: Path, env: Mapping[str, str], *, control: Celery | None = None) -> None:
         self.group = ProcessGroup(log_dir)
         self.env = dict(env)
+        self.control = control
 
     def emulator(self, volume: Path, ckpt: str, *, env: Mapping[str, str] | None = None) -> Emulator:
         port = free_port()
@@ -94,7 +100,7 @@ class Processes:
             **(env or {}),
         }
         child = self.group.start(name, worker_command(name, checkpoints), worker_env)
-        wait_worker(name, child)
+        wait_worker(name, child, app=self.control)
         return child
 
     def api(self, env: Mapping[str, str] | None = None) -> str:
@@ -108,10 +114,10 @@ class Processes:
         self.group.stop(timeout_s=20)
 
 
-def wait_worker(name: str, child: Child, timeout_s: float = 60.0) -> None:
+def wait_worker(name: str, child: Child, timeout_s: float = 60.0, *, app: Celery | None = None) -> None:
     """Wait until the worker answers a Celery ping; raises with its log if it died."""
-    from worker.celery_app import app
-
+    if app is None:
+        from worker.celery_app import app
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not child.alive():

@@ -15,13 +15,19 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from celery import Celery
 
 from tests.helpers.processes import Processes, base_env
 from worker.broker import broker_messages
+from worker.cli.migrate import upgrade_head
 from worker.cli.processes import Child
-from worker.cli.services import free_port
+from worker.cli.services import drop_database, ensure_database, free_port, start_redis
+from worker.db.engine import make_engine, make_session_factory
 from worker.db.models import Job
+from worker.jobs.resolver import RegistryResolver
 from worker.jobs.store import JobStore
+from worker.jobs.submit import submit
+from worker.settings import get_settings
 
 T = TypeVar("T")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -158,11 +164,97 @@ def launched_worker(
     return child, a1111
 
 
+class Fleet:
+    """This package's own record and doorbell: a database and a Redis no other test writes to.
+
+    The suite's other tests leave queued jobs and messages behind in the session's database and Redis;
+    a worker or a sweeper started here would run them, and eat the faults armed for this package's jobs.
+    Jobs are submitted here through a Celery app of the package's own.
+    """
+
+    def __init__(self, database_url: str, redis_url: str, volume: Path) -> None:
+        self.redis_url = redis_url
+        self.env = {"SDFLEET_DATABASE_URL": database_url, "SDFLEET_REDIS_URL": redis_url}
+        self.engine = make_engine(database_url)
+        self.store = JobStore(make_session_factory(self.engine))
+        self.resolver = RegistryResolver.for_volume(volume)
+        self.app = probe_app(redis_url)
+
+    def close(self) -> None:
+        self.app.close()
+        self.engine.dispose()
+
+    def submit(self, **params: Any) -> str:
+        """Validate, record and publish a job as `txt2img.delay` does; returns its id."""
+        params.setdefault("checkpoint", "deliberate_v6")
+        return submit(
+            params, store=self.store, resolver=self.resolver, settings=get_settings(), publish=self.publish
+        )
+
+    def publish(self, job_id: str, queue: str) -> None:
+        """Ring the doorbell for a recorded job (also: deliver it once more)."""
+        publish_with(self.app, job_id, queue)
+
+    def queues_of(self, name: str) -> list[str] | None:
+        """The queues worker `name` consumes, or None if it does not answer."""
+        replies = self.app.control.inspect(timeout=1.0).active_queues() or {}
+        for node, queues in replies.items():
+            if node.startswith(f"{name}@"):
+                return [queue["name"] for queue in queues]
+        return None
+
+
+def probe_app(redis_url: str) -> Celery:
+    """A Celery app of a test's own on `redis_url`, to publish job ids and ping workers; close it after."""
+    app = Celery("resilience-probe", broker=redis_url, set_as_current=False)
+    app.conf.update(broker_connection_retry_on_startup=True, task_serializer="json", accept_content=["json"])
+    return app
+
+
+def publish_with(app: Celery, job_id: str, queue: str) -> None:
+    """The message `txt2img.publish` sends: the job id alone, task id = job id, on the checkpoint's queue."""
+    app.send_task("sdfleet.txt2img", kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
+
+
+@pytest.fixture(scope="package")
+def fleet(
+    postgres_server_url: str,
+    sdfleet_env: dict[str, str],
+    models_volume: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Fleet]:
+    name = f"sdfleet_resilience_{uuid.uuid4().hex[:10]}"
+    database_url = ensure_database(postgres_server_url, name)
+    upgrade_head(database_url)
+    redis = start_redis(tmp_path_factory.mktemp("fleet-redis"), persist=False)
+    fleet = Fleet(database_url, redis.url, models_volume)
+    yield fleet
+    fleet.close()
+    redis.stop()
+    drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="package")
+def job_store(fleet: Fleet) -> JobStore:
+    """This package's job record (shadows the session's)."""
+    return fleet.store
+
+
+@pytest.fixture
+def processes(fleet: Fleet, sdfleet_env: dict[str, str], tmp_path: Path) -> Iterator[Processes]:
+    """Children on this package's database and Redis (shadows the session's `processes`)."""
+    procs = Processes(tmp_path / "logs", {**base_env(), **sdfleet_env, **fleet.env}, control=fleet.app)
+    yield procs
+    procs.stop()
+
+
 @pytest.fixture(scope="module")
 def module_processes(
-    sdfleet_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    fleet: Fleet, sdfleet_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Processes]:
     """Children shared by the tests of one module (a worker whose start-up several tests share)."""
-    procs = Processes(tmp_path_factory.mktemp("module-logs"), {**base_env(), **sdfleet_env})
+    procs = Processes(
+        tmp_path_factory.mktemp("module-logs"), {**base_env(), **sdfleet_env, **fleet.env}, control=fleet.app
+    )
     yield procs
     procs.stop()

@@ -2,28 +2,35 @@
 them again from Postgres, and all the jobs complete; a message delivered twice produces one result.
 
 This test has a Redis of its own (the broker of its workers, its sweeper and its submissions), so that
-restarting it touches nothing else: the session's Celery app keeps its broker, and this test publishes
-through a Celery app of its own.
+restarting it touches nothing else; it publishes and pings through a Celery app of its own on it.
 """
 
 from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
 from tests.helpers.processes import Processes
-from tests.worker.resilience.conftest import A1111, message_count, unique, wait_job, wait_until
+from tests.worker.resilience.conftest import (
+    A1111,
+    Fleet,
+    message_count,
+    probe_app,
+    publish_with,
+    unique,
+    wait_job,
+    wait_until,
+)
 from worker.broker import broker_messages
-from worker.cli.commands import worker_command
 from worker.cli.services import EmbeddedRedis, start_redis
-from worker.context import producer_context
 from worker.jobs.store import JobStore
 from worker.jobs.submit import submit
+from worker.settings import get_settings
 
 JOBS = 50
 QUEUE = "sd.deliberate_v6"
@@ -38,10 +45,8 @@ def own_redis(tmp_path: Path) -> Iterator[list[EmbeddedRedis]]:
 
 
 @pytest.fixture
-def probe_app(own_redis: list[EmbeddedRedis]) -> Iterator[Celery]:
-    """A Celery app of this test's own, on its own Redis: it publishes job ids and pings workers."""
-    app = Celery("resilience-probe", broker=own_redis[0].url, set_as_current=False)
-    app.conf.update(broker_connection_retry_on_startup=True, task_serializer="json", accept_content=["json"])
+def own_app(own_redis: list[EmbeddedRedis]) -> Iterator[Celery]:
+    app = probe_app(own_redis[0].url)
     yield app
     app.close()
 
@@ -53,41 +58,22 @@ def restart(servers: list[EmbeddedRedis], directory: Path) -> None:
     servers[0] = start_redis(directory, port=port, persist=False)
 
 
-def start_worker(processes: Processes, app: Celery, name: str, a1111_url: str, redis_url: str) -> None:
-    env = {
-        **processes.env,
-        "SDFLEET_REDIS_URL": redis_url,
-        "SDFLEET_WORKER_NAME": name,
-        "SDFLEET_CHECKPOINTS": '["deliberate_v6"]',
-        "SDFLEET_A1111_URL": a1111_url,
-        "SDFLEET_A1111_LAUNCH": "false",
-    }
-    child = processes.group.start(name, worker_command(name, ["deliberate_v6"]), env)
-
-    def answers() -> bool:
-        assert child.alive(), child.log_tail(40)
-        return any(
-            key.startswith(f"{name}@") for reply in app.control.ping(timeout=0.5) or [] for key in reply
-        )
-
-    wait_until(answers, 60, f"worker {name} answering a ping")
-
-
 def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_complete_once(
     processes: Processes,
+    fleet: Fleet,
     job_store: JobStore,
     models_volume: Path,
     own_redis: list[EmbeddedRedis],
-    probe_app: Celery,
+    own_app: Celery,
     tmp_path: Path,
 ) -> None:
     redis_url = own_redis[0].url
-    producer = producer_context()
+    processes.control = own_app  # the workers of this test answer pings on its own Redis
 
     def publish(job_id: str, queue: str) -> None:
-        probe_app.send_task("sdfleet.txt2img", kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
+        publish_with(own_app, job_id, queue)
 
-    def new_job(n: int, publish_with: Callable[[str, str], None]) -> str:
+    def new_job(n: int, *, published: bool = True) -> str:
         data = {
             "prompt": f"a paper boat {n}",
             "checkpoint": "deliberate_v6",
@@ -95,16 +81,16 @@ def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_comple
             "width": 64,
             "height": 64,
         }
-        return submit(data, store=producer.store, resolver=producer.resolver, settings=producer.settings,
-                      publish=publish_with)  # fmt: skip
+        return submit(data, store=job_store, resolver=fleet.resolver, settings=get_settings(),
+                      publish=publish if published else lambda job_id, queue: None)  # fmt: skip
 
     # Given a sweeper on this Redis, which has already published a job whose publish was lost
     sweeper = [sys.executable, "-m", "worker.cli.main", "sweeper", "--interval-s=0.5", "--grace-s=1"]
     processes.group.start("sweeper", sweeper, {**processes.env, "SDFLEET_REDIS_URL": redis_url})
-    unpublished = new_job(0, lambda job_id, queue: None)
+    unpublished = new_job(0, published=False)
     wait_until(lambda: message_count(redis_url, unpublished) == 1, 30, "the sweeper publishing a lost job")
     # And 50 more jobs queued, with no worker running yet
-    ids = [unpublished] + [new_job(n, publish) for n in range(1, JOBS + 1)]
+    ids = [unpublished] + [new_job(n) for n in range(1, JOBS + 1)]
     assert sorted(broker_messages(redis_url, [QUEUE])) == sorted(ids)
 
     # When Redis restarts without persistence
@@ -113,7 +99,12 @@ def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_comple
     # And two workers start on it
     emulators = [processes.emulator(models_volume, "deliberate_v6.safetensors") for _ in range(2)]
     for emulator in emulators:
-        start_worker(processes, probe_app, unique("gpu-flush"), emulator.url, redis_url)
+        processes.worker(
+            unique("gpu-flush"),
+            ["deliberate_v6"],
+            a1111_url=emulator.url,
+            env={"SDFLEET_REDIS_URL": redis_url},
+        )
 
     # Then every job completes (the sweeper published the lost messages again), each exactly once
     jobs = [wait_job(job_store, job_id, timeout_s=180) for job_id in ids]

@@ -13,9 +13,8 @@ import pytest
 from emulator import gpu
 from emulator.arch import Arch
 from tests.helpers.processes import Processes
-from tests.worker.resilience.conftest import A1111, launched_worker, unique, wait_job, wait_until
+from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job, wait_until
 from worker.jobs.store import JobStore
-from worker.tasks import txt2img
 
 STALL_S = 2.0
 TIME_SCALE = 0.02  # sdfleet_env's A1111_EMU_TIME_SCALE
@@ -44,20 +43,17 @@ def slow_factor(real_step_s: float) -> float:
     return real_step_s / step_s
 
 
-def _submit(seed: int) -> str:
-    result = txt2img.delay(
-        prompt="a harbour in fog", checkpoint="deliberate_v6", steps=STEPS, width=SIZE, height=SIZE, seed=seed
-    )
-    return str(result.id)
+def _submit(fleet: Fleet, seed: int) -> str:
+    return fleet.submit(prompt="a harbour in fog", steps=STEPS, width=SIZE, height=SIZE, seed=seed)
 
 
 def test_a1111_killed_mid_job_is_restarted_and_the_job_retried_and_completed(
-    gpu_worker: Gpu, job_store: JobStore
+    gpu_worker: Gpu, fleet: Fleet, job_store: JobStore
 ) -> None:
     a1111 = gpu_worker.a1111
     # Given a job in the middle of sampling (steps of 0.1 s, which keep advancing: no stall)
     a1111.add_fault(kind="slow", factor=slow_factor(0.1))
-    job_id = _submit(seed=31)
+    job_id = _submit(fleet, seed=31)
     wait_until(lambda: a1111.sampling() and a1111.progress()["sampling_step"] >= 2, 60, "sampling under way")
     pid = a1111.pid()
     # When its A1111 is SIGKILLed (as the kernel's OOM killer would)
@@ -89,14 +85,14 @@ def test_a1111_killed_mid_job_is_restarted_and_the_job_retried_and_completed(
 
 
 def test_a1111_hung_mid_job_is_interrupted_killed_restarted_and_the_job_completes_after_a_timeout(
-    gpu_worker: Gpu, job_store: JobStore
+    gpu_worker: Gpu, fleet: Fleet, job_store: JobStore
 ) -> None:
     a1111 = gpu_worker.a1111
     pid = a1111.pid()
     # Given an A1111 that will stop making progress at step 3 of the next job (an interrupt does not help)
     a1111.add_fault(kind="hang", at_step=3)
     # When a job runs on it
-    job = wait_job(job_store, _submit(seed=41))
+    job = wait_job(job_store, _submit(fleet, seed=41))
     # Then the stall was detected, A1111 killed and restarted, and the job retried and completed
     assert job.status == "succeeded", (job.failure_category, job.failure_message)
     assert a1111.pid() != pid

@@ -21,11 +21,9 @@ import pytest
 from emulator import gpu
 from emulator.arch import Arch
 from tests.helpers.processes import Processes
-from tests.worker.resilience.conftest import A1111, launched_worker, unique, wait_job
+from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job
 from worker.a1111.payload import build_txt2img
 from worker.db.models import Job
-from worker.jobs.store import JobStore
-from worker.tasks import txt2img
 
 PRECISION = gpu.Precision(no_half_vae=True)  # our A1111 flags include --no-half-vae
 HOLDS, SIZE = 3, 256  # the card holds 3 images of 256×256, not 4
@@ -58,9 +56,9 @@ def small_gpu(module_processes: Processes) -> Iterator[SmallGpu]:
     yield SmallGpu(name, a1111)
 
 
-def _run(job_store: JobStore, timeout_s: float = 120.0, **params: object) -> Job:
-    result = txt2img.delay(prompt="a lighthouse at dusk", checkpoint="deliberate_v6", steps=6, **params)
-    return wait_job(job_store, result.id, timeout_s)
+def _run(fleet: Fleet, timeout_s: float = 120.0, **params: object) -> Job:
+    job_id = fleet.submit(prompt="a lighthouse at dusk", steps=6, **params)
+    return wait_job(fleet.store, job_id, timeout_s)
 
 
 def _calls(job: Job) -> list[tuple[int, str]]:
@@ -69,7 +67,7 @@ def _calls(job: Job) -> list[tuple[int, str]]:
 
 def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run(
     small_gpu: SmallGpu,
-    job_store: JobStore,
+    fleet: Fleet,
     processes: Processes,
     models_volume: Path,
     sdfleet_env: dict[str, str],
@@ -77,7 +75,7 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     # Given a stand-in with a 24 GB card, for the unsplit reference
     big = processes.emulator(models_volume, "deliberate_v6.safetensors")
     # When a job asks the small GPU for 8 images of a shape it has never seen
-    job = _run(job_store, batch_size=8, seed=777, width=SIZE, height=SIZE)
+    job = _run(fleet, batch_size=8, seed=777, width=SIZE, height=SIZE)
     # Then it completed with 8 images whose seeds are those of one batch: seed .. seed + 7
     assert job.status == "succeeded", (job.failure_category, job.failure_message)
     assert [(i.index, i.seed) for i in job.images] == [(k, 777 + k) for k in range(8)]
@@ -96,7 +94,7 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     assert ooms_so_far == 2
 
     # When the identical job runs again
-    again = _run(job_store, batch_size=8, seed=777, width=SIZE, height=SIZE)
+    again = _run(fleet, batch_size=8, seed=777, width=SIZE, height=SIZE)
     # Then it was pre-split from what the GPU is remembered to hold, and ran without any OOM
     assert again.status == "succeeded"
     assert _calls(again) == [(2, "ok")] * 4
@@ -106,16 +104,16 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
 
 
 def test_an_oom_at_batch_1_on_a_shape_the_gpu_has_held_reloads_then_restarts_a1111(
-    small_gpu: SmallGpu, job_store: JobStore
+    small_gpu: SmallGpu, fleet: Fleet
 ) -> None:
     size = 192
     assert working_mib(size, 1) < working_mib(SIZE, HOLDS + 1), "192² must fit on the small card"
     # Given a shape this GPU has completed at batch 1
-    assert _run(job_store, width=size, height=size, seed=5).status == "succeeded"
+    assert _run(fleet, width=size, height=size, seed=5).status == "succeeded"
     pid_before = small_gpu.a1111.pid()
     # When its A1111 runs out of memory for it twice in a row (as a fragmented or leaking process would)
     small_gpu.a1111.add_fault(kind="oom", times=2)
-    job = _run(job_store, width=size, height=size, seed=6)
+    job = _run(fleet, width=size, height=size, seed=6)
     # Then the first cleanup (reload the checkpoint) was not enough, a restart was, and the job completed
     assert job.status == "succeeded", (job.failure_category, job.failure_message)
     assert _calls(job) == [(1, "oom"), (1, "oom"), (1, "ok")]
@@ -124,13 +122,13 @@ def test_an_oom_at_batch_1_on_a_shape_the_gpu_has_held_reloads_then_restarts_a11
 
 
 def test_an_oom_at_batch_1_on_a_shape_never_held_is_final_after_one_cleanup(
-    small_gpu: SmallGpu, job_store: JobStore
+    small_gpu: SmallGpu, fleet: Fleet
 ) -> None:
     size = 504  # a shape no other GPU of the suite runs: nobody is known to hold it
     assert working_mib(size, 1) > working_mib(SIZE, HOLDS + 1), "504² must not fit on the small card"
     pid_before = small_gpu.a1111.pid()
     # When a job's shape does not fit even at batch 1
-    job = _run(job_store, batch_size=2, width=size, height=size, seed=9)
+    job = _run(fleet, batch_size=2, width=size, height=size, seed=9)
     # Then it was split to 1, cleaned up once (no restart: the shape, not the process, is too big), tried
     # once more, and failed as `oom` without a retry
     assert (job.status, job.failure_category) == ("failed", "oom")

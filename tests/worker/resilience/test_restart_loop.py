@@ -7,38 +7,24 @@ import json
 from pathlib import Path
 
 from tests.helpers.processes import Processes
-from tests.worker.resilience.conftest import launched_worker, unique, wait_job, wait_until
-from worker.celery_app import app
+from tests.worker.resilience.conftest import Fleet, launched_worker, unique, wait_job, wait_until
 from worker.jobs.store import JobStore
-from worker.tasks import txt2img
 
 JOBS = 5
 
 
-def _queues_of(name: str) -> list[str] | None:
-    """The queues worker `name` consumes, or None if it does not answer."""
-    replies = app.control.inspect(timeout=1.0).active_queues() or {}
-    for node, queues in replies.items():
-        if node.startswith(f"{name}@"):
-            return [queue["name"] for queue in queues]
-    return None
-
-
 def test_a_restart_loop_takes_the_worker_out_of_rotation_and_the_queue_drains_to_a_healthy_worker(
-    processes: Processes, job_store: JobStore, models_volume: Path
+    processes: Processes, fleet: Fleet, job_store: JobStore, models_volume: Path
 ) -> None:
     # Given a worker whose A1111 (any A1111 it starts) crashes one step into every generation
     crash_always = json.dumps({"kind": "crash", "at_step": 1, "times": None, "exit_code": 1})
     name_bad = unique("gpu-bad")
     bad, a1111 = launched_worker(processes, name_bad, env={"A1111_EMU_FAULTS": crash_always})
-    assert _queues_of(name_bad) == ["sd.deliberate_v6"]
+    assert fleet.queues_of(name_bad) == ["sd.deliberate_v6"]
     # When jobs are queued for it
-    ids = [
-        str(txt2img.delay(prompt=f"a kite {n}", checkpoint="deliberate_v6", steps=4, width=64, height=64).id)
-        for n in range(JOBS)
-    ]
+    ids = [fleet.submit(prompt=f"a kite {n}", steps=4, width=64, height=64) for n in range(JOBS)]
     # Then after three crashes in a row it stops consuming its queue, and leaves its A1111 down
-    wait_until(lambda: _queues_of(name_bad) == [], 120, f"{name_bad} leaving rotation")
+    wait_until(lambda: fleet.queues_of(name_bad) == [], 120, f"{name_bad} leaving rotation")
     assert bad.alive(), "an unhealthy worker stays up for an operator to look at"
     assert not a1111.answers() and not a1111.pids()
     # And when a healthy worker joins, the queue drains to it: every job completes
@@ -56,4 +42,4 @@ def test_a_restart_loop_takes_the_worker_out_of_rotation_and_the_queue_drains_to
     assert {(a.outcome, a.category) for a in on_bad} == {("retried", "backend_crashed")}
     assert all("exited with code 1" in (a.message or "") for a in on_bad)
     assert {a.worker for a in attempts if a.outcome == "succeeded"} == {name_good}
-    assert _queues_of(name_bad) == []
+    assert fleet.queues_of(name_bad) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import (
     A1111,
+    Fleet,
     emulator_pids,
     launched_worker,
     live_processes,
@@ -21,7 +22,6 @@ from tests.worker.resilience.conftest import (
     wait_until,
 )
 from worker.jobs.store import JobStore
-from worker.tasks import txt2img
 
 
 def sweeper_command(interval_s: float, grace_s: float) -> list[str]:
@@ -36,15 +36,14 @@ def sweeper_command(interval_s: float, grace_s: float) -> list[str]:
 
 
 def test_a_worker_killed_mid_job_leaves_no_a1111_and_the_job_completes_once_on_another_worker(
-    processes: Processes, job_store: JobStore, models_volume: Path, sdfleet_env: dict[str, str]
+    processes: Processes, fleet: Fleet, job_store: JobStore, models_volume: Path
 ) -> None:
     # Given worker A, which launched its own A1111, holding a job in the middle of sampling
     name_a = unique("gpu-doomed")
     worker_a, a1111 = launched_worker(processes, name_a, env={"SDFLEET_LEASE_S": "5"})
     wait_until(a1111.answers, 60, "worker A's A1111 answering")
     a1111.add_fault(kind="hang", at_step=2)  # progress stops at step 2 until the process dies
-    job_id = txt2img.delay(prompt="a quiet street", checkpoint="deliberate_v6", steps=10, width=128,
-                           height=128, seed=51).id  # fmt: skip
+    job_id = fleet.submit(prompt="a quiet street", steps=10, width=128, height=128, seed=51)
     wait_until(lambda: a1111.sampling(), 60, "the job sampling on worker A")
     assert job_store.get(uuid.UUID(job_id)).worker == name_a
     a1111_pid = a1111.pid()
@@ -78,9 +77,9 @@ def test_a_worker_killed_mid_job_leaves_no_a1111_and_the_job_completes_once_on_a
 
     # When the job's message is delivered once more (as Redis will restore the dead worker's copy, which
     # it still counts as delivered)
-    redis_url = sdfleet_env["SDFLEET_REDIS_URL"]
+    redis_url = fleet.redis_url
     held = message_count(redis_url, job_id)
-    txt2img.publish(job_id, job.queue)
+    fleet.publish(job_id, job.queue)
     wait_until(lambda: message_count(redis_url, job_id) == held, 30, "the duplicate delivered and acked")
     # Then nothing changed: one result, two attempts, the same image
     again = job_store.get(uuid.UUID(job_id))
