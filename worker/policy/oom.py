@@ -33,11 +33,18 @@ class ShapeCapacity:
         )
 
     def after_success(self, batch_size: int) -> ShapeCapacity:
-        """A success at `batch_size` raises the remembered bound if it is larger."""
+        """A success at `batch_size` raises the remembered bound to it if it is larger.
+
+        The next try then probes halfway towards the smallest known OOM, so the bound converges on what
+        the card holds (at most one OOM per halving over the card's life) instead of staying wherever the
+        first halving left it; a success at or above that OOM shows it was transient, and lifts the cap.
+        """
         largest = max(self.largest_ok or 0, batch_size)
-        smallest = self.smallest_oom if self.smallest_oom is None or self.smallest_oom > largest else None
-        limit = self.limit if self.limit is None or self.limit >= largest else largest
-        return ShapeCapacity(largest_ok=largest, smallest_oom=smallest, limit=limit)
+        if self.smallest_oom is None or self.smallest_oom <= largest:
+            return ShapeCapacity(largest_ok=largest, smallest_oom=None, limit=None)
+        return ShapeCapacity(
+            largest_ok=largest, smallest_oom=self.smallest_oom, limit=(largest + self.smallest_oom) // 2
+        )
 
 
 def next_chunk(remaining: int, limit: int | None) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.policy.oom import Cleanup, ShapeCapacity, emergency_cleanup, next_chunk, plan
 
@@ -16,8 +18,11 @@ from worker.policy.oom import Cleanup, ShapeCapacity, emergency_cleanup, next_ch
         (ShapeCapacity(largest_ok=3, limit=3), "oom", 3, 1),  # a known success that now fails: halve
         (ShapeCapacity(limit=4, smallest_oom=8), "oom", 4, 2),
         (ShapeCapacity(), "ok", 4, None),  # a success alone sets no cap
-        (ShapeCapacity(limit=2, smallest_oom=4), "ok", 2, 2),
-        (ShapeCapacity(limit=2, smallest_oom=8), "ok", 5, 5),  # a larger success raises the bound
+        (ShapeCapacity(limit=2, smallest_oom=4), "ok", 2, 3),  # probe halfway to the smallest OOM
+        (ShapeCapacity(largest_ok=2, limit=3, smallest_oom=4), "ok", 3, 3),  # converged: 3 holds, 4 does not
+        (ShapeCapacity(largest_ok=2, limit=2, smallest_oom=3), "ok", 2, 2),  # converged
+        (ShapeCapacity(limit=2, smallest_oom=8), "ok", 5, 6),  # a larger success raises the bound
+        (ShapeCapacity(largest_ok=3, limit=3, smallest_oom=4), "ok", 4, None),  # that OOM was transient
     ],
 )
 def test_capacity_after_events(known: ShapeCapacity, event: str, size: int, limit: int | None) -> None:
@@ -25,24 +30,47 @@ def test_capacity_after_events(known: ShapeCapacity, event: str, size: int, limi
     assert after.limit == limit
 
 
-def test_oom_at_8_on_a_card_holding_3_converges_in_two_steps() -> None:
+def test_oom_at_8_on_a_card_holding_3_converges_within_the_job() -> None:
     capacity = ShapeCapacity()
     capacity = capacity.after_oom(8)  # 8 fails -> try 4
     assert capacity.limit == 4
     capacity = capacity.after_oom(4)  # 4 fails -> try 2
     assert capacity.limit == 2
-    capacity = capacity.after_success(2)
-    assert plan(8, capacity.limit) == [2, 2, 2, 2]
+    capacity = capacity.after_success(2)  # 2 holds, 4 does not -> probe 3
+    assert capacity.limit == 3
+    capacity = capacity.after_success(3)  # 3 holds: known exactly
+    assert (capacity.largest_ok, capacity.smallest_oom, capacity.limit) == (3, 4, 3)
+    assert plan(8, capacity.limit) == [3, 3, 2]
 
 
-@pytest.mark.parametrize(("remaining", "limit", "chunk"), [(8, None, 8), (8, 3, 3), (2, 3, 2), (1, 1, 1)])
-def test_next_chunk(remaining: int, limit: int | None, chunk: int) -> None:
-    assert next_chunk(remaining, limit) == chunk
+def _run_job(capacity: ShapeCapacity, images: int, holds: int) -> tuple[ShapeCapacity, list[int], int]:
+    """One job on a card that holds `holds` images: (what is remembered after, sizes made, OOMs)."""
+    made: list[int] = []
+    ooms = 0
+    while sum(made) < images:
+        size = next_chunk(images - sum(made), capacity.limit)
+        if size > holds:
+            ooms += 1
+            capacity = capacity.after_oom(size)
+        else:
+            made.append(size)
+            capacity = capacity.after_success(size)
+    return capacity, made, ooms
 
 
-def test_next_chunk_refuses_nothing_remaining() -> None:
-    with pytest.raises(ValueError):
-        next_chunk(0, None)
+@given(holds=st.integers(1, 32), images=st.integers(1, 32))
+def test_the_memory_converges_with_few_ooms_and_every_job_makes_all_its_images(
+    holds: int, images: int
+) -> None:
+    # A stream of identical jobs on a card that holds `holds` images of the shape
+    capacity, per_job = ShapeCapacity(), []
+    for _ in range(8):
+        capacity, made, ooms = _run_job(capacity, images, holds)
+        assert sum(made) == images and max(made) <= holds
+        per_job.append(ooms)
+    # At most one OOM per halving in all, and none once the bound has converged
+    assert sum(per_job) <= images.bit_length()
+    assert per_job[5:] == [0, 0, 0]
 
 
 @pytest.mark.parametrize(

@@ -79,8 +79,9 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     # Then it completed with 8 images whose seeds are those of one batch: seed .. seed + 7
     assert job.status == "succeeded", (job.failure_category, job.failure_message)
     assert [(i.index, i.seed) for i in job.images] == [(k, 777 + k) for k in range(8)]
-    # after halving at each OOM (8, 4), then running the rest at the size that fit; nothing was redone
-    assert _calls(job) == [(8, "oom"), (4, "oom"), (2, "ok"), (2, "ok"), (2, "ok"), (2, "ok")]
+    # after halving at each OOM (8, 4), running at the size that fit (2), then probing halfway to the OOM
+    # (3, which fits): what was made is kept, nothing redone
+    assert _calls(job) == [(8, "oom"), (4, "oom"), (2, "ok"), (3, "ok"), (3, "ok")]
     (attempt,) = job.attempts
     assert (attempt.outcome, attempt.oom_count, attempt.worker) == ("succeeded", 2, small_gpu.name)
     # And the bytes are those of one unsplit batch of 8
@@ -95,9 +96,9 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
 
     # When the identical job runs again
     again = _run(fleet, batch_size=8, seed=777, width=SIZE, height=SIZE)
-    # Then it was pre-split from what the GPU is remembered to hold, and ran without any OOM
+    # Then it was pre-split from what the GPU is remembered to hold (3), and ran without any OOM
     assert again.status == "succeeded"
-    assert _calls(again) == [(2, "ok")] * 4
+    assert _calls(again) == [(3, "ok"), (3, "ok"), (2, "ok")]
     assert again.attempts[0].oom_count == 0
     assert small_gpu.a1111.stats()["cuda_oom_events"] == ooms_so_far
     assert [i.sha256 for i in again.images] == [i.sha256 for i in job.images]
