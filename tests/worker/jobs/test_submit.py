@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,13 @@ class Submitter:
     def __init__(self, store: JobStore, volume: Path, sessions: sessionmaker[Session]) -> None:
         self.store, self.resolver, self.sessions = store, RegistryResolver.for_volume(volume), sessions
         self.published: list[tuple[str, str]] = []
+        self.created: list[uuid.UUID] = []
 
     def __call__(self, data: dict[str, Any], blocked_terms: list[str] | None = None) -> Job:
         settings = CoreSettings(blocked_terms=BLOCKED if blocked_terms is None else blocked_terms)
         publish = lambda job_id, queue: self.published.append((job_id, queue))  # noqa: E731
         job_id = submit(data, store=self.store, resolver=self.resolver, settings=settings, publish=publish)
+        self.created.append(uuid.UUID(job_id))
         return self.store.get(uuid.UUID(job_id))
 
     def refused(self, data: dict[str, Any], blocked_terms: list[str] | None = None) -> JobRejected:
@@ -49,8 +52,13 @@ class Submitter:
 
 
 @pytest.fixture
-def submitted(job_store: JobStore, models_volume: Path, pg_sessions: sessionmaker[Session]) -> Submitter:
-    return Submitter(job_store, models_volume, pg_sessions)
+def submitted(
+    job_store: JobStore, models_volume: Path, pg_sessions: sessionmaker[Session]
+) -> Iterator[Submitter]:
+    submitter = Submitter(job_store, models_volume, pg_sessions)
+    yield submitter
+    for job_id in submitter.created:  # never published: leave no queued job for a later sweeper to run
+        job_store.request_cancel(job_id)
 
 
 # (case, request, the field the refusal names)
