@@ -31,10 +31,6 @@ from worker.tasks import txt2img
 WORKER = "gpu-output"
 CHECKPOINT = "deliberate_v6"
 SMALL: dict[str, Any] = {"checkpoint": CHECKPOINT, "steps": 2, "width": 64, "height": 64}
-# Needs `output_image` called in worker/jobs/runner.py before `results.write`; remove once it is.
-RUNNER_HOOK_PENDING = pytest.mark.xfail(
-    strict=True, reason="worker/jobs/runner.py does not call worker.output.output_image yet"
-)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +145,6 @@ def test_the_seven_samplers_of_the_spec_print_what_a1111_prints(
         assert job_store.get(uuid.UUID(job["id"])).images[0].infotext == infotext
 
 
-@RUNNER_HOOK_PENDING
 def test_a_png_carries_the_job_id_and_attempt(gpu_worker: str, results_dir: Path) -> None:
     job = _run(prompt="a fox", seed=21)
     data = (results_dir / job["images"][0]["path"]).read_bytes()
@@ -166,7 +161,6 @@ def http(procs: Processes, pg_sessions: sessionmaker[Session]) -> Iterator[httpx
         yield client
 
 
-@RUNNER_HOOK_PENDING
 @pytest.mark.parametrize(
     ("output_format", "suffix", "media_type", "pillow_format"),
     [("jpeg", ".jpg", "image/jpeg", "JPEG"), ("webp", ".webp", "image/webp", "WEBP")],

@@ -19,6 +19,7 @@ from worker.capacity import CapacityMemory
 from worker.deadlines import generation_deadline_s
 from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
 from worker.jobs.store import AttemptReport, Claim, JobStore, StoredImage
+from worker.output import output_image
 from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
 from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry
 from worker.quality import check_images
@@ -170,7 +171,8 @@ class JobRunner:
                 progress.info = result.info
             for offset, image in enumerate(checked):
                 index = done + offset
-                path = self.results.write(claim.job_id, claim.attempt, index, image.data)
+                stored = output_image(image, params, job_id=claim.job_id, attempt=claim.attempt)
+                path = self.results.write(claim.job_id, claim.attempt, index, stored.data, stored.suffix)
                 progress.images.append(
                     StoredImage(
                         index=index,
@@ -178,7 +180,7 @@ class JobRunner:
                         storage_path=path,
                         width=image.width,
                         height=image.height,
-                        sha256=sha256_hex(image.data),
+                        sha256=sha256_hex(stored.data),
                         infotext=image.infotext,
                     )
                 )
