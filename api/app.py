@@ -16,6 +16,7 @@ from worker.celery_app import configure
 from worker.db.engine import make_engine, make_session_factory
 from worker.jobs.resolver import RegistryResolver
 from worker.jobs.store import JobStore
+from worker.policy.content import policy_for
 from worker.results import ResultStore
 
 
@@ -25,6 +26,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        policy_for(tuple(settings.blocked_terms))  # a bad pattern stops start-up, not every submission
         configure(settings)
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)

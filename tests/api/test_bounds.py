@@ -26,6 +26,9 @@ CASES = [
     ("batch_size", 16, 17, "from 1 to 16"),
     ("seed", -1, -2, "-1 (random) or from 0 to 4294967295"),
     ("seed", 4294967295, 4294967296, "-1 (random) or from 0 to 4294967295"),
+    ("output_quality", 1, 0, "from 1 to 100"),
+    ("output_quality", 100, 101, "from 1 to 100"),
+    ("output_format", "webp", "gif", "must be one of"),
     ("sampler", "DPM++ SDE Karras", "DPM++ 9M", "must be one of"),
     ("scheduler", "Karras", "Wobbly", "must be one of"),
 ]
