@@ -116,13 +116,14 @@ class Processes:
 
 def wait_worker(name: str, child: Child, timeout_s: float = 60.0, *, app: Celery | None = None) -> None:
     """Wait until the worker answers a Celery ping; raises with its log if it died."""
-    if app is None:
-        from worker.celery_app import app
+    from worker.celery_app import app as own_app
+
+    control = (own_app if app is None else app).control
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not child.alive():
             raise RuntimeError(f"worker {name} exited:\n{child.log_tail(40)}")
-        replies = app.control.ping(timeout=0.5) or []
+        replies = control.ping(timeout=0.5) or []
         if any(key.startswith(f"{name}@") for reply in replies for key in reply):
             return
     raise TimeoutError(f"worker {name} did not answer a ping within {timeout_s} s:\n{child.log_tail(40)}")
