@@ -94,6 +94,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         process=process,
         poll_interval_s=settings.a1111_poll_interval_s,
         startup_deadline_s=settings.a1111_startup_deadline_s,
+        checkpoint_load_deadline_s=settings.a1111_checkpoint_load_deadline_s,
     )
     capacity = PostgresCapacity(make_session_factory(engine))
     runner = JobRunner(

@@ -92,6 +92,12 @@ class WorkerSettings(CoreSettings):
     )
     a1111_request_timeout_s: float = 600.0
     a1111_startup_deadline_s: float = 300.0
+    a1111_checkpoint_load_deadline_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long one checkpoint switch may take; a load that hangs past it has A1111 killed "
+        "and restarted, and the attempt is `timeout`.",
+    )
     a1111_poll_interval_s: float = 0.5
     a1111_stall_s: float | None = Field(
         default=None,

@@ -82,6 +82,7 @@ class Backend:
         process: OwnedProcess,
         poll_interval_s: float = 0.5,
         startup_deadline_s: float = 300.0,
+        checkpoint_load_deadline_s: float = 300.0,
         exit_grace_s: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -89,6 +90,7 @@ class Backend:
         self.process = process
         self._poll_s = poll_interval_s
         self._startup_deadline_s = startup_deadline_s
+        self._checkpoint_load_s = checkpoint_load_deadline_s
         self._exit_grace_s = exit_grace_s
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a1111-call")
@@ -111,7 +113,8 @@ class Backend:
     def ensure_checkpoint(self, filename: str) -> str:
         """Make A1111 load the checkpoint stored as `filename`; returns its A1111 title.
 
-        Raises ModelNotFound when A1111 does not list the file even after a refresh.
+        Raises ModelNotFound when A1111 does not list the file even after a refresh, BackendTimeout when
+        the load passes its deadline.
         """
         title = self._title_for(filename)
         if title is None:
@@ -122,9 +125,21 @@ class Backend:
         current = self.client.options().get("sd_model_checkpoint")
         if current != title:
             log.info("switching A1111 checkpoint from %s to %s", current, title)
-            self.client.set_options({"sd_model_checkpoint": title})
+            self._switch_checkpoint(title)
         self._loaded_title = title
         return title
+
+    def _switch_checkpoint(self, title: str) -> None:
+        """Load `title` within the checkpoint-load deadline; raises BackendTimeout after killing (and
+        restarting, when owned) an A1111 whose load hung: it would hold its queue lock for good."""
+        try:
+            self.client.set_options({"sd_model_checkpoint": title}, timeout_s=self._checkpoint_load_s)
+        except BackendTimeout as exc:
+            reason = f"loading checkpoint {title} took longer than {self._checkpoint_load_s:g} s"
+            self.process.kill_hung(reason)
+            self.forget_checkpoint()
+            then = "A1111 was restarted" if self.process.restartable else "A1111 is not ours to restart"
+            raise BackendTimeout(f"{reason}; {then}") from exc
 
     def forget_checkpoint(self) -> None:
         """Called after a restart: the next job must check the loaded checkpoint again."""

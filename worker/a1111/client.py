@@ -121,9 +121,13 @@ class A1111Client:
         body = self._call("GET", "/sdapi/v1/options")
         return body if isinstance(body, dict) else {}
 
-    def set_options(self, values: dict[str, Any]) -> None:
-        """POST /options; a checkpoint switch blocks behind any running job and then for the load."""
-        self._call("POST", "/sdapi/v1/options", json=values, timeout=httpx.USE_CLIENT_DEFAULT)
+    def set_options(self, values: dict[str, Any], *, timeout_s: float | None = None) -> None:
+        """POST /options; a checkpoint switch blocks behind any running job and then for the load.
+
+        Raises BackendTimeout after `timeout_s` (default: the client's request timeout).
+        """
+        timeout = httpx.Timeout(timeout_s, connect=5.0) if timeout_s else httpx.USE_CLIENT_DEFAULT
+        self._call("POST", "/sdapi/v1/options", json=values, timeout=timeout)
 
     def unload_checkpoint(self) -> None:
         self._call("POST", "/sdapi/v1/unload-checkpoint", timeout=httpx.USE_CLIENT_DEFAULT)

@@ -102,3 +102,24 @@ def test_a1111_hung_mid_job_is_interrupted_killed_restarted_and_the_job_complete
     assert [c["outcome"] for c in timed_out.timings["sub_batches"]] == ["timeout"]
     assert timed_out.timings["sub_batches"][0]["s"] >= STALL_S
     assert succeeded.outcome == "succeeded"
+
+
+def test_a_checkpoint_load_past_its_deadline_restarts_a1111_and_the_attempt_is_a_timeout(
+    processes: Processes, fleet: Fleet, job_store: JobStore
+) -> None:
+    # Given a worker serving two checkpoints, whose A1111 would take 100 s to load the SDXL one
+    sdxl = "jib_mix_illustrious_realistic_v2"
+    env = {"A1111_EMU_LOAD_S_SDXL": str(100 / TIME_SCALE), "SDFLEET_A1111_CHECKPOINT_LOAD_DEADLINE_S": "1.5"}
+    _, a1111 = launched_worker(processes, unique("gpu-load"), env=env, checkpoints=["deliberate_v6", sdxl])
+    wait_until(a1111.answers, 60, "the launched A1111 answering")
+    pid = a1111.pid()
+    # When a job needs the SDXL checkpoint
+    job = wait_job(job_store, fleet.submit(checkpoint=sdxl, prompt="a barn", steps=2, width=64, height=64))
+    # Then each load was cut at its deadline, A1111 killed and restarted, and the job retried once
+    assert (job.status, job.failure_category) == ("failed", "timeout")
+    assert [(a.outcome, a.category) for a in job.attempts] == [("retried", "timeout"), ("failed", "timeout")]
+    assert all("took longer than 1.5 s; A1111 was restarted" in (a.message or "") for a in job.attempts)
+    assert a1111.pid() != pid
+    # And the restarted A1111 runs the next job, on the checkpoint it starts with
+    after = wait_job(job_store, fleet.submit(prompt="a field", steps=2, width=64, height=64))
+    assert after.status == "succeeded", (after.failure_category, after.failure_message)
