@@ -86,3 +86,15 @@ def test_a_worker_killed_mid_job_leaves_no_a1111_and_the_job_completes_once_on_a
     assert [a.number for a in again.attempts] == [1, 2] and again.status == "succeeded"
     assert [i.sha256 for i in again.images] == [i.sha256 for i in job.images]
     assert A1111(spare.url).stats()["images_generated"] == 1
+
+
+def test_stopping_a_worker_stops_its_a1111(processes: Processes) -> None:
+    # Given a worker that launched its A1111
+    worker, a1111 = launched_worker(processes, unique("gpu-stopped"))
+    wait_until(a1111.answers, 60, "the launched A1111 answering")
+    # When the worker is stopped as an operator stops it (SIGTERM: warm shutdown)
+    os.kill(worker.process.pid, signal.SIGTERM)
+    worker.process.wait(60)
+    # Then its A1111 is gone with it
+    wait_until(lambda: not emulator_pids(a1111.port), 15, "A1111 gone after its worker stopped")
+    assert "A1111 (pid" in worker.log_tail(200) and "stopped as asked" in worker.log_tail(200)
