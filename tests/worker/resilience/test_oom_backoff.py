@@ -24,6 +24,7 @@ from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job
 from worker.a1111.payload import build_txt2img
 from worker.db.models import Job
+from worker.metadata import PNG_SIGNATURE, png_chunks
 
 PRECISION = gpu.Precision(no_half_vae=True)  # our A1111 flags include --no-half-vae
 HOLDS, SIZE = 3, 256  # the card holds 3 images of 256×256, not 4
@@ -61,6 +62,20 @@ def _run(fleet: Fleet, timeout_s: float = 120.0, **params: object) -> Job:
     return wait_job(fleet.store, job_id, timeout_s)
 
 
+def _stored(job: Job, sdfleet_env: dict[str, str]) -> list[bytes]:
+    results = Path(sdfleet_env["SDFLEET_RESULT_DIR"])
+    return [(results / image.storage_path).read_bytes() for image in job.images]
+
+
+def a1111_bytes(stored: bytes) -> bytes:
+    """A stored PNG without the chunks sdfleet adds (its job id and attempt): the bytes A1111 returned."""
+    kept = [
+        raw for kind, raw in png_chunks(stored) if not (kind == b"tEXt" and raw[8:].startswith(b"sdfleet-"))
+    ]
+    assert len(kept) < len(png_chunks(stored)), "the stored image names its job"
+    return PNG_SIGNATURE + b"".join(kept)
+
+
 def _calls(job: Job) -> list[tuple[int, str]]:
     return [(c["size"], c["outcome"]) for a in job.attempts for c in a.timings.get("sub_batches", [])]
 
@@ -84,13 +99,12 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     assert _calls(job) == [(8, "oom"), (4, "oom"), (2, "ok"), (3, "ok"), (3, "ok")]
     (attempt,) = job.attempts
     assert (attempt.outcome, attempt.oom_count, attempt.worker) == ("succeeded", 2, small_gpu.name)
-    # And the bytes are those of one unsplit batch of 8
+    # And the bytes are those of one unsplit batch of 8 (apart from the chunks naming the job)
     payload = build_txt2img(job.params, seed=777, batch_size=8)
     unsplit = httpx.post(f"{big.url}/sdapi/v1/txt2img", json=payload, timeout=60).json()["images"]
-    results = Path(sdfleet_env["SDFLEET_RESULT_DIR"])
-    stored = [(results / image.storage_path).read_bytes() for image in job.images]
+    stored = _stored(job, sdfleet_env)
     assert [hashlib.sha256(b).hexdigest() for b in stored] == [image.sha256 for image in job.images]
-    assert stored == [base64.b64decode(image) for image in unsplit]
+    assert [a1111_bytes(b) for b in stored] == [base64.b64decode(image) for image in unsplit]
     ooms_so_far = small_gpu.a1111.stats()["cuda_oom_events"]
     assert ooms_so_far == 2
 
@@ -101,7 +115,7 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     assert _calls(again) == [(3, "ok"), (3, "ok"), (2, "ok")]
     assert again.attempts[0].oom_count == 0
     assert small_gpu.a1111.stats()["cuda_oom_events"] == ooms_so_far
-    assert [i.sha256 for i in again.images] == [i.sha256 for i in job.images]
+    assert [a1111_bytes(b) for b in _stored(again, sdfleet_env)] == [a1111_bytes(b) for b in stored]
 
 
 def test_an_oom_at_batch_1_on_a_shape_the_gpu_has_held_reloads_then_restarts_a1111(
