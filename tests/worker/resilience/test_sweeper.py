@@ -1,7 +1,9 @@
-"""One sweep on real Postgres, with the broker's side injected: what is published again, and what is not.
+"""One sweep of `worker/sweeper.py` on real Postgres, with the broker's side injected: what is published
+again, and what is not. It runs on this package's own database: a sweep of the session's would also find
+every job the suite's other tests left behind (and only the first 100 expired leases).
 
 The end-to-end runs (a real sweeper process after a worker is SIGKILLed, after Redis loses its data) are
-in tests/worker/resilience/.
+test_worker_loss.py and test_broker_loss.py.
 """
 
 from __future__ import annotations
