@@ -5,10 +5,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+import redis
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes, base_env
 from worker.apikeys import ApiKeys
+from worker.db.models import Job
 
 
 @pytest.fixture(scope="module")
@@ -30,3 +33,23 @@ def api_key(pg_sessions: sessionmaker[Session]) -> str:
 def http(api_url: str, api_key: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_no_queued_jobs(sdfleet_env: dict[str, str], pg_sessions: sessionmaker[Session]) -> Iterator[None]:
+    """These tests queue jobs that no worker runs: cancel them and empty the suite's own queues after the
+    module, so that a later module's worker does not spend its time (and its armed faults) on them."""
+    yield
+    with pg_sessions.begin() as session:
+        session.execute(
+            update(Job)
+            .where(Job.status == "queued")
+            .values(status="cancelled", cancel_requested=True, failure_category="cancelled",
+                    failure_message="left queued by an API test")
+        )  # fmt: skip
+    client = redis.Redis.from_url(sdfleet_env["SDFLEET_REDIS_URL"])
+    try:
+        for key in client.scan_iter("sd.*"):
+            client.delete(key)
+    finally:
+        client.close()

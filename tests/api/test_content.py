@@ -61,9 +61,8 @@ def test_the_a1111_compatible_route_applies_the_policy_too(policed: httpx.Client
     assert "blocked term 'gore'" in response.json()["detail"]
 
 
-def test_a_bad_pattern_lets_no_job_through(procs: Processes, api_key: str) -> None:
-    url = procs.api(env={"SDFLEET_BLOCKED_TERMS": json.dumps(["re:(unclosed"])})
-    response = httpx.post(url + "/v1/jobs", json={"prompt": "a calm lake"},
-                          headers={"Authorization": f"Bearer {api_key}"}, timeout=30)  # fmt: skip
-    assert response.status_code == 503
-    assert "content policy pattern 're:(unclosed' is invalid" in response.json()["message"]
+def test_a_bad_pattern_stops_the_api_from_starting(procs: Processes) -> None:
+    # A broken policy must not quietly accept jobs, nor refuse every one with a 503: it refuses to start.
+    with pytest.raises(RuntimeError) as exited:
+        procs.api(env={"SDFLEET_BLOCKED_TERMS": json.dumps(["re:(unclosed"])})
+    assert "content policy pattern 're:(unclosed' is invalid" in str(exited.value)
