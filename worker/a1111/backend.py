@@ -39,6 +39,10 @@ class OwnedProcess(Protocol):
     def restartable(self) -> bool:
         """True when we own the process and a restart really starts a fresh one."""
 
+    @property
+    def pid(self) -> int | None:
+        """The process id when we own it (a new one after every restart), else None."""
+
     def ensure_running(self) -> None:
         """Start or restart the process if it is not running; raises BackendUnavailable if it may not."""
 
@@ -95,6 +99,11 @@ class Backend:
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a1111-call")
         self._loaded_title: str | None = None
+        # (process id, checkpoint file) proven by the last generation: the next job of that checkpoint
+        # skips the four readiness and checkpoint calls; any error, restart or switch forgets it.
+        self._verified: tuple[int | None, str] | None = None
+        self._expected_model: str | None = None
+        self._checkpoint_file: str | None = None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -108,6 +117,8 @@ class Backend:
     def ensure_ready(self) -> None:
         """Start A1111 if we own it (restart it if it died) and wait until it has a loaded checkpoint."""
         self.process.ensure_running()
+        if self._verified is not None and self._verified[0] == self.process.pid:
+            return
         self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
 
     def ensure_checkpoint(self, filename: str) -> str:
@@ -116,6 +127,11 @@ class Backend:
         Raises ModelNotFound when A1111 does not list the file even after a refresh, BackendTimeout when
         the load passes its deadline.
         """
+        self._expected_model = PurePath(filename).stem
+        self._checkpoint_file = filename
+        if self._verified == (self.process.pid, filename) and self._loaded_title is not None:
+            return self._loaded_title
+        self._verified = None
         title = self._title_for(filename)
         if title is None:
             self.client.refresh_checkpoints()
@@ -142,8 +158,9 @@ class Backend:
             raise BackendTimeout(f"{reason}; {then}") from exc
 
     def forget_checkpoint(self) -> None:
-        """Called after a restart: the next job must check the loaded checkpoint again."""
+        """Called after a restart or an error: the next job must check readiness and the checkpoint."""
         self._loaded_title = None
+        self._verified = None
 
     def reload_checkpoint(self) -> None:
         """Unload the checkpoint and load it again: frees the VRAM a failed generation left allocated."""
@@ -163,22 +180,28 @@ class Backend:
         Raises JobCancelled (after an interrupt), BackendTimeout (deadline or stall; A1111 was
         interrupted, and killed if it did not stop), BackendCrashed, or whatever the call raised.
         """
-        future = self._pool.submit(self.client.txt2img, payload, timeout_s=watch.deadline_s + 60)
+        future = self._pool.submit(
+            self.client.txt2img, payload, timeout_s=watch.deadline_s + self._checkpoint_load_s + 60
+        )
         started = last_advance = self._clock()
         last_mark: tuple[int, int, int] | None = None
+        active = False  # has A1111 begun our job? Before that it waits for a model load or its lock.
         while True:
             try:
                 result = future.result(timeout=self._poll_s)
             except FutureTimeout:
                 pass
             except BackendUnavailable:
+                self.forget_checkpoint()
                 # A dying A1111 drops its connections a moment before it can be seen to have exited.
                 self.process.raise_if_dead(wait_s=self._exit_grace_s)
                 raise
             except BackendError:
+                self.forget_checkpoint()
                 self.process.raise_if_dead()
                 raise
             else:
+                self._check_model(result)
                 self.process.record_success()
                 return result
             now = self._clock()
@@ -191,17 +214,35 @@ class Backend:
                 mark = (progress.job_count, progress.job_no, progress.sampling_step)
                 if mark != last_mark:
                     last_mark, last_advance = mark, now
-            if now - started > watch.deadline_s:
+                if progress.job_count > 0 and not active:
+                    active, started = True, now  # the deadline counts from when sampling begins
+            # Idle (job_count 0) or loading (-1): a cold checkpoint load may take minutes, not a stall.
+            stall_limit = watch.stall_s if active else max(watch.stall_s, self._checkpoint_load_s)
+            deadline = watch.deadline_s if active else watch.deadline_s + self._checkpoint_load_s
+            if now - started > deadline:
                 self._stop(future, watch, kill=True)
                 raise BackendTimeout(
                     f"generation exceeded its deadline of {watch.deadline_s:.0f} s; A1111 was interrupted"
                 )
-            if now - last_advance > watch.stall_s:
+            if now - last_advance > stall_limit:
                 self._stop(future, watch, kill=True)
                 raise BackendTimeout(
-                    f"A1111 made no progress for {watch.stall_s:.0f} s (stuck at {last_mark}); "
+                    f"A1111 made no progress for {stall_limit:.0f} s (stuck at {last_mark}); "
                     "it was interrupted and restarted"
                 )
+
+    def _check_model(self, result: Txt2ImgResult) -> None:
+        """After a generation: was it made with our checkpoint? (An attached A1111 may be shared.)"""
+        made_with = result.info.get("sd_model_name")
+        expected = self._expected_model
+        if expected is not None and isinstance(made_with, str) and made_with != expected:
+            self.forget_checkpoint()
+            raise BackendUnavailable(
+                f"A1111 generated with checkpoint {made_with!r} instead of {expected!r}: something else "
+                "switched it during the job"
+            )
+        if self._loaded_title is not None and self._checkpoint_file is not None:
+            self._verified = (self.process.pid, self._checkpoint_file)
 
     def _progress(self) -> Progress | None:
         try:
