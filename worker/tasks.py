@@ -27,6 +27,15 @@ from worker.queues import checkpoint_queue
 log = logging.getLogger(__name__)
 
 
+class JobResult(AsyncResult):  # type: ignore[type-arg]
+    """The AsyncResult of a job: `.get()` polls the Postgres result backend every 0.1 s, not 0.5 s."""
+
+    def get(  # type: ignore[override]  # the same parameters; only the interval default differs
+        self, timeout: float | None = None, propagate: bool = True, interval: float = 0.1, **kwargs: Any
+    ) -> Any:
+        return super().get(timeout=timeout, propagate=propagate, interval=interval, **kwargs)
+
+
 class Txt2ImgTask(Task):  # type: ignore[type-arg]
     """Submission through `delay`/`apply_async` goes through the job schema and the record first."""
 
@@ -57,6 +66,9 @@ class Txt2ImgTask(Task):  # type: ignore[type-arg]
             publish=lambda jid, queue: self.publish(jid, queue),
         )
         return self.AsyncResult(job_id)
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> JobResult:  # noqa: N802 - Celery's name
+        return JobResult(task_id, backend=self.backend, task_name=self.name, app=self.app, **kwargs)
 
     def publish(self, job_id: str, queue: str) -> None:
         """Ring the doorbell for a recorded job: a message with its id, on its checkpoint's queue."""

@@ -27,6 +27,7 @@ from worker.results import ResultStore, sha256_hex
 from worker.taxonomy import FailureCategory
 
 log = logging.getLogger(__name__)
+RENEW_EVERY_S = 2.0  # how often a running job renews its lease and looks for a cancel
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,15 @@ class JobRunner:
             steps=params["steps"], width=params["width"], height=params["height"], batch_size=chunk
         )
 
+        every_s = min(self.lease_s / 6, RENEW_EVERY_S)
+        last: list[float] = [float("-inf")]
+
         def tick() -> bool:
+            """Renew the lease (which also reports a cancel) at most every `every_s`, not every poll."""
+            now = self._clock()
+            if now - last[0] < every_s:
+                return False
+            last[0] = now
             cancel = self.store.renew_lease(claim.job_id, claim.attempt, self.lease_s)
             if cancel is None:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
