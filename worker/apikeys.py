@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.db.models import ApiKey
 from worker.errors import InvalidRequest
-from worker.jobs.store import utcnow
+from worker.jobs.records import utcnow
 
 KEY_PREFIX = "sdf_"
 

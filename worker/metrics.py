@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from worker.broker import PRIORITY_SEP, PRIORITY_STEPS
 from worker.db.models import Attempt, GpuCapacity, Job
-from worker.jobs.store import utcnow
+from worker.jobs.records import utcnow
 from worker.taxonomy import JobStatus
 
 

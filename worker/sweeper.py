@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from worker.broker import broker_task_ids
-from worker.jobs.store import JobStore, LeaseExpiry, utcnow
+from worker.jobs.records import LeaseExpiry, utcnow
+from worker.jobs.store import JobStore
 from worker.settings import CoreSettings
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from worker.a1111.payload import build_txt2img
 from worker.capacity import CapacityMemory
 from worker.deadlines import generation_deadline_s
 from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
-from worker.jobs.store import AttemptReport, Claim, JobStore, StoredImage
+from worker.jobs.records import AttemptReport, Claim, StoredImage
+from worker.jobs.store import JobStore
 from worker.output import output_image
 from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
 from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry

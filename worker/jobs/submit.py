@@ -14,8 +14,9 @@ from typing import Any, Protocol
 from worker.a1111.samplers import effective_schedule, resolve_sampler
 from worker.errors import InvalidRequest
 from worker.jobs.prompt_tags import TAG, extract_lora_tags
+from worker.jobs.records import NewJob
 from worker.jobs.schema import JobRequest, parse_job_request
-from worker.jobs.store import JobStore, NewJob
+from worker.jobs.store import JobStore
 from worker.output import JPEG_PROMPT_MAX_UTF16_UNITS, utf16_units
 from worker.policy.content import ContentPolicy, policy_for
 from worker.queues import checkpoint_queue

@@ -6,7 +6,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from worker.jobs.store import AttemptReport, JobStore, LeaseExpiry, NewJob, StoredImage, utcnow
+from worker.jobs.records import AttemptReport, LeaseExpiry, NewJob, StoredImage, utcnow
+from worker.jobs.store import JobStore
 from worker.taxonomy import FailureCategory, JobStatus
 
 

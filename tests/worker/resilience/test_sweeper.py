@@ -11,7 +11,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from worker.jobs.store import JobStore, NewJob, utcnow
+from worker.jobs.records import NewJob, utcnow
+from worker.jobs.store import JobStore
 from worker.sweeper import SweepReport, sweep_once
 
 
