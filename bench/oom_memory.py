@@ -20,8 +20,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +27,12 @@ from typing import Any
 import httpx
 from sqlalchemy import delete
 
+from bench.services import services
 from emulator import gpu
 from emulator.arch import Arch
 from tests.helpers.processes import Processes, base_env
 from worker.celery_app import app, configure
-from worker.cli.migrate import upgrade_head
-from worker.cli.services import drop_database, ensure_database, free_port, start_postgres, start_redis
+from worker.cli.services import free_port
 from worker.context import close_producer_context
 from worker.db.engine import make_engine, make_session_factory
 from worker.db.models import GpuCapacity
@@ -71,30 +69,6 @@ def vram_mb(arch: Arch, size: int, holds: int) -> float:
     if not need(holds) < need(holds + 1):
         raise SystemExit(f"the emulator's model gives {size}² the same memory at {holds} and {holds + 1}")
     return gpu.CUDA_CONTEXT_MIB + gpu.weights_mib(arch, PRECISION) + (need(holds) + need(holds + 1)) / 2
-
-
-@contextmanager
-def services(work: Path) -> Iterator[dict[str, str]]:
-    """Redis and a fresh database (the environment's servers, else embedded ones); the SDFLEET_* values."""
-    redis = postgres = None
-    redis_url = os.environ.get("SDFLEET_REDIS_URL")
-    server_url = os.environ.get("SDFLEET_DATABASE_URL")
-    if not redis_url:
-        redis = start_redis(work / "redis", persist=False)
-        redis_url = redis.url
-    if not server_url:
-        postgres, server_url = start_postgres(work / "pg", cleanup_mode="delete")
-    database = f"sdfleet_bench_{os.getpid()}"
-    database_url = ensure_database(server_url, database)
-    try:
-        upgrade_head(database_url)
-        yield {"SDFLEET_REDIS_URL": redis_url, "SDFLEET_DATABASE_URL": database_url}
-    finally:
-        drop_database(server_url, database)
-        if redis is not None:
-            redis.stop()
-        if postgres is not None:
-            postgres.cleanup()
 
 
 def main() -> int:

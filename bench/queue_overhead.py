@@ -22,10 +22,9 @@ from pathlib import Path
 
 import httpx
 
+from bench.services import services
 from tests.helpers.processes import Processes, base_env
 from worker.celery_app import app, configure
-from worker.cli.migrate import upgrade_head
-from worker.cli.services import drop_database, ensure_database, start_postgres, start_redis
 from worker.context import close_producer_context
 from worker.registry.demo_volume import seed_volume
 from worker.settings import get_settings
@@ -57,21 +56,14 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="sdfleet-bench-"))
     work.chmod(0o755)
-    redis = postgres = None
-    redis_url = os.environ.get("SDFLEET_REDIS_URL")
-    server_url = os.environ.get("SDFLEET_DATABASE_URL")
-    if not redis_url:
-        redis = start_redis(work / "redis", persist=False)
-        redis_url = redis.url
-    if not server_url:
-        postgres, server_url = start_postgres(work / "pg", cleanup_mode="delete")
-    database = f"sdfleet_bench_{os.getpid()}"
-    database_url = ensure_database(server_url, database)
-    upgrade_head(database_url)
+    with services(work) as urls:
+        return _run(args, work, urls)
+
+
+def _run(args: argparse.Namespace, work: Path, urls: dict[str, str]) -> int:
     seed_volume(work / "volume")
     env = {
-        "SDFLEET_REDIS_URL": redis_url,
-        "SDFLEET_DATABASE_URL": database_url,
+        **urls,
         "SDFLEET_MODELS_DIR": str(work / "volume"),
         "SDFLEET_RESULT_DIR": str(work / "results"),
         "SDFLEET_STATE_DIR": str(work / "state"),
@@ -124,11 +116,6 @@ def main() -> int:
         procs.stop()
         close_producer_context()
         app.backend.session_manager.invalidate(app.backend.url)  # type: ignore[attr-defined]
-        drop_database(server_url, database)
-        if redis is not None:
-            redis.stop()
-        if postgres is not None:
-            postgres.cleanup()
     return 0
 
 
