@@ -147,15 +147,27 @@ class Backend:
 
     def _switch_checkpoint(self, title: str) -> None:
         """Load `title` within the checkpoint-load deadline; raises BackendTimeout after killing (and
-        restarting, when owned) an A1111 whose load hung: it would hold its queue lock for good."""
-        try:
-            self.client.set_options({"sd_model_checkpoint": title}, timeout_s=self._checkpoint_load_s)
-        except BackendTimeout as exc:
-            reason = f"loading checkpoint {title} took longer than {self._checkpoint_load_s:g} s"
-            self.process.kill_hung(reason)
-            self.forget_checkpoint()
-            then = "A1111 was restarted" if self.process.restartable else "A1111 is not ours to restart"
-            raise BackendTimeout(f"{reason}; {then}") from exc
+        restarting, when owned) an A1111 whose load hung: it would hold its queue lock for good.
+
+        A1111 answers 200 even when the switch did not take: a load still in progress when the request
+        came (the start-up load) writes its own title back when it ends, and a failed load restores the
+        old one. So the option is read back, and the switch asked for once more if it did not stick;
+        raises BackendUnavailable if it still does not.
+        """
+        for _ in range(2):
+            try:
+                self.client.set_options({"sd_model_checkpoint": title}, timeout_s=self._checkpoint_load_s)
+            except BackendTimeout as exc:
+                reason = f"loading checkpoint {title} took longer than {self._checkpoint_load_s:g} s"
+                self.process.kill_hung(reason)
+                self.forget_checkpoint()
+                then = "A1111 was restarted" if self.process.restartable else "A1111 is not ours to restart"
+                raise BackendTimeout(f"{reason}; {then}") from exc
+            current = self.client.options().get("sd_model_checkpoint")
+            if current == title:
+                return
+            log.warning("A1111 kept checkpoint %s after a switch to %s; asking again", current, title)
+        raise BackendUnavailable(f"A1111 did not switch to checkpoint {title} (it kept {current})")
 
     def forget_checkpoint(self) -> None:
         """Called after a restart or an error: the next job must check readiness and the checkpoint."""
