@@ -17,6 +17,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from worker.a1111.client import A1111Client, Progress, Txt2ImgResult
+from worker.a1111.watchdog import ProgressWatchdog, WatchState
 from worker.errors import (
     BackendError,
     BackendTimeout,
@@ -195,9 +196,11 @@ class Backend:
         future = self._pool.submit(
             self.client.txt2img, payload, timeout_s=watch.deadline_s + self._checkpoint_load_s + 60
         )
-        started = last_advance = self._clock()
-        last_mark: tuple[int, int, int] | None = None
-        active = False  # has A1111 begun our job? Before that it waits for a model load or its lock.
+        started = self._clock()
+        # Idle (job_count 0: waiting for A1111's lock or its start-up load) or loading (-1): a cold load
+        # may take minutes without being a hang, so those phases get the checkpoint-load allowance.
+        watchdog = ProgressWatchdog(max(watch.stall_s, self._checkpoint_load_s), clock=self._clock)
+        active = False  # has A1111 begun our job? The deadline counts from when sampling begins.
         while True:
             try:
                 result = future.result(timeout=self._poll_s)
@@ -222,25 +225,25 @@ class Backend:
                 raise JobCancelled("cancelled by the caller while running; A1111 was interrupted")
             self.process.raise_if_dead()
             progress = self._progress()
-            if progress is not None:
+            if progress is None:
+                state = watchdog.check()
+            else:
+                sampling = progress.job_count > 0
+                if sampling and not active:
+                    active, started = True, now
                 mark = (progress.job_count, progress.job_no, progress.sampling_step)
-                if mark != last_mark:
-                    last_mark, last_advance = mark, now
-                if progress.job_count > 0 and not active:
-                    active, started = True, now  # the deadline counts from when sampling begins
-            # Idle (job_count 0) or loading (-1): a cold checkpoint load may take minutes, not a stall.
-            stall_limit = watch.stall_s if active else max(watch.stall_s, self._checkpoint_load_s)
+                state = watchdog.observe(mark, allowed_s=watch.stall_s if sampling else None)
             deadline = watch.deadline_s if active else watch.deadline_s + self._checkpoint_load_s
             if now - started > deadline:
                 self._stop(future, watch, kill=True)
                 raise BackendTimeout(
                     f"generation exceeded its deadline of {watch.deadline_s:.0f} s; A1111 was interrupted"
                 )
-            if now - last_advance > stall_limit:
+            if state is WatchState.STALLED:
                 self._stop(future, watch, kill=True)
                 raise BackendTimeout(
-                    f"A1111 made no progress for {stall_limit:.0f} s (stuck at {last_mark}); "
-                    "it was interrupted and restarted"
+                    f"A1111 made no progress for {watchdog.allowed_s:.0f} s (stuck at "
+                    f"{watchdog.last_mark}); it was interrupted and restarted"
                 )
 
     def _check_model(self, result: Txt2ImgResult) -> None:

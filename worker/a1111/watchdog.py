@@ -34,6 +34,11 @@ class ProgressWatchdog:
         return self._clock() - self._last_advance
 
     @property
+    def allowed_s(self) -> float:
+        """How long the current mark may last before it counts as a stall."""
+        return self._allowed_s
+
+    @property
     def last_mark(self) -> Hashable:
         return None if self._last_mark is _NOTHING_YET else self._last_mark
 
