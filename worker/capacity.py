@@ -1,7 +1,7 @@
 """Where what each GPU holds is remembered, per (GPU, architecture, width × height).
 
 `PostgresCapacity` is shared by all workers and survives restarts, so the next job of a shape that ran
-out of memory is pre-split and does not OOM again. `LocalCapacity` keeps it in memory (tests, bench).
+out of memory is pre-split and does not OOM again.
 """
 
 from __future__ import annotations
@@ -29,35 +29,6 @@ class CapacityMemory(Protocol):
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None: ...
 
     def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None: ...
-
-
-class LocalCapacity:
-    """Capacity memory of one process only."""
-
-    def __init__(self) -> None:
-        self._shapes: dict[tuple[str, str, int], ShapeCapacity] = {}
-
-    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
-        return self._shapes.get((gpu, architecture, pixels), ShapeCapacity())
-
-    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
-        return self.known(gpu, architecture, pixels).limit
-
-    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
-        held = [
-            c.largest_ok
-            for (g, a, p), c in self._shapes.items()
-            if g != gpu and a == architecture and p == pixels and c.largest_ok is not None
-        ]
-        return max(held) if held else None
-
-    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
-        key = (gpu, architecture, pixels)
-        self._shapes[key] = self._shapes.get(key, ShapeCapacity()).after_oom(batch_size)
-
-    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
-        key = (gpu, architecture, pixels)
-        self._shapes[key] = self._shapes.get(key, ShapeCapacity()).after_success(batch_size)
 
 
 class PostgresCapacity:

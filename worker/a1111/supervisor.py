@@ -263,6 +263,3 @@ class Supervisor:
             f"restart loop: {self.crash_guard.describe()}; A1111 is not restarted ({reason}){last}. "
             "The worker is unhealthy until an operator resets it."
         )
-
-
-LaunchedA1111 = Supervisor

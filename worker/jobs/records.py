@@ -78,3 +78,11 @@ class AttemptReport:
     batch_size: int
     oom_count: int = 0
     timings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckpointFile:
+    """Where the worker finds a checkpoint: its registry name and the file A1111 lists."""
+
+    filename: str
+    architecture: str

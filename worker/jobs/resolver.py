@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from worker.jobs.runner import CheckpointFile
+from worker.jobs.records import CheckpointFile
 from worker.jobs.submit import ResolvedCheckpoint
 from worker.registry.architecture import Architecture
 from worker.registry.loras import LoraRequest, ResolvedLora, resolve_loras

@@ -18,7 +18,7 @@ from worker.a1111.payload import build_txt2img
 from worker.capacity import CapacityMemory
 from worker.deadlines import generation_deadline_s
 from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
-from worker.jobs.records import AttemptReport, Claim, StoredImage
+from worker.jobs.records import AttemptReport, CheckpointFile, Claim, StoredImage
 from worker.jobs.store import JobStore
 from worker.output import output_image
 from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
@@ -52,14 +52,6 @@ class _Progress:
         """One A1111 call of this attempt, for the attempt's timings."""
         calls = self.report.timings.setdefault("sub_batches", [])
         calls.append({"size": size, "first_index": first_index, "outcome": outcome, "s": round(seconds, 3)})
-
-
-@dataclass(frozen=True)
-class CheckpointFile:
-    """Where the worker finds a checkpoint: its registry name and the file A1111 lists."""
-
-    filename: str
-    architecture: str
 
 
 class JobRunner:
