@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -39,39 +40,29 @@ def _preview(rt: Runtime) -> str | None:
 
 
 def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
-    async def txt2img(request: Request) -> Any:
+    async def generate(request: Request, parse: Callable[[Any], Any], *kind: str) -> Any:
+        """Both generation routes: parse as A1111's v1 model, run under the lock, count the outcome."""
         body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
         if errors:
             return _invalid(errors)
         try:
-            req = parse_txt2img(body)
+            req = parse(body)
         except RequestInvalid as exc:
             return _invalid(exc.detail)
         explicit = set(body) if isinstance(body, dict) else set()
         try:
-            result = await run_in_threadpool(run_txt2img, rt, req, explicit)
+            result = await run_in_threadpool(run_txt2img, rt, req, explicit, *kind)
         except Exception:
             rt.stats.bump("txt2img_failed")
             raise
         rt.stats.bump("txt2img_succeeded")
         return result
 
+    async def txt2img(request: Request) -> Any:
+        return await generate(request, parse_txt2img)
+
     async def img2img(request: Request) -> Any:
-        body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
-        if errors:
-            return _invalid(errors)
-        try:
-            req = parse_img2img(body)
-        except RequestInvalid as exc:
-            return _invalid(exc.detail)
-        explicit = set(body) if isinstance(body, dict) else set()
-        try:
-            result = await run_in_threadpool(run_txt2img, rt, req, explicit, "img2img")
-        except Exception:
-            rt.stats.bump("txt2img_failed")
-            raise
-        rt.stats.bump("txt2img_succeeded")
-        return result
+        return await generate(request, parse_img2img, "img2img")
 
     def progress(request: Request) -> Any:
         raw = request.query_params.get("skip_current_image")
