@@ -103,6 +103,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         results=ResultStore(settings.result_dir),
         capacity=capacity,
         checkpoint_file=resolver.checkpoint_file,
+        mark_used=resolver.mark_used,
         worker_name=settings.worker_name,
         gpu_key=settings.gpu_key,
         lease_s=settings.lease_s,

@@ -17,6 +17,7 @@ from PIL import Image
 from tests.helpers.processes import Processes
 from worker.apikeys import ApiKeys
 from worker.jobs.store import JobStore
+from worker.registry.registry import Registry
 from worker.tasks import txt2img
 
 
@@ -51,6 +52,9 @@ def test_delay_runs_a_job_on_a_worker_that_launches_its_own_a1111(
         assert f"Seed: {image.seed}" in _png_text(results / image.storage_path)
         assert image.infotext == _png_text(results / image.storage_path)
     assert stored.info is not None and stored.info["sd_model_name"] == "deliberate_v6"
+    # And the model registry records when the checkpoint was last used
+    used = {e.name: e.last_used_at for e in Registry(models_volume).checkpoints()}
+    assert used["deliberate_v6"] is not None
 
 
 def test_http_job_runs_on_an_attached_a1111_and_its_image_is_served(

@@ -65,6 +65,7 @@ class JobRunner:
         results: ResultStore,
         capacity: CapacityMemory,
         checkpoint_file: Callable[[str], CheckpointFile],
+        mark_used: Callable[..., None] = lambda *names: None,
         worker_name: str,
         gpu_key: str,
         lease_s: float,
@@ -77,6 +78,7 @@ class JobRunner:
         self.results = results
         self.capacity = capacity
         self._checkpoint_file = checkpoint_file
+        self._mark_used = mark_used  # the registry's last-used times (best effort, throttled)
         self.worker_name = worker_name
         self.gpu_key = gpu_key
         self.lease_s = lease_s
@@ -112,6 +114,8 @@ class JobRunner:
             claim.job_id, claim.attempt, progress.images, progress.info, progress.report
         ):
             log.warning("job %s attempt %s was fenced off; its images are discarded", job_id, claim.attempt)
+        else:
+            self._mark_used(claim.checkpoint, *(lora["name"] for lora in claim.params.get("loras", [])))
         return Outcome("finished")
 
     def _generate(self, claim: Claim, progress: _Progress) -> None:
