@@ -10,36 +10,33 @@ from fastapi import FastAPI
 from api import errors
 from api.deps import Resources
 from api.routes import a1111, health, jobs, metrics, models
-from api.settings import ApiSettings, get_settings
-from worker.apikeys import ApiKeys
+from api.settings import ApiSettings
 from worker.celery_app import configure
-from worker.db.engine import make_engine, make_session_factory
-from worker.jobs.resolver import RegistryResolver
-from worker.jobs.store import JobStore
+from worker.context import build_producer
 from worker.policy.content import policy_for
-from worker.results import ResultStore
+from worker.settings import install
+from worker.store.api_keys import ApiKeys
+from worker.store.engine import make_session_factory
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
     """The FastAPI app; resources (engine, registry) are built when it starts, not here."""
-    settings = settings or get_settings()
+    settings = settings or ApiSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policy_for(tuple(settings.blocked_terms))  # a bad pattern stops start-up, not every submission
+        install(settings)
         configure(settings)
-        engine = make_engine(settings.database_url)
-        sessions = make_session_factory(engine)
+        producer = build_producer(settings)
         app.state.resources = Resources(
             settings=settings,
-            engine=engine,
-            store=JobStore(sessions),
-            keys=ApiKeys(sessions),
-            resolver=RegistryResolver.for_volume(settings.models_dir),
-            results=ResultStore(settings.result_dir),
+            engine=producer.engine,
+            jobs=producer.jobs,
+            keys=ApiKeys(make_session_factory(producer.engine)),
         )
         yield
-        engine.dispose()
+        producer.engine.dispose()
 
     app = FastAPI(
         title="sdfleet",

@@ -10,10 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 from sqlalchemy import Engine
 
 from api.settings import ApiSettings
-from worker.apikeys import ApiKeys, Caller
-from worker.jobs.resolver import RegistryResolver
-from worker.jobs.store import JobStore
-from worker.results import ResultStore
+from worker.jobs.service import JobService
+from worker.store.api_keys import ApiKeys, Caller
 
 
 @dataclass
@@ -22,10 +20,8 @@ class Resources:
 
     settings: ApiSettings
     engine: Engine
-    store: JobStore
+    jobs: JobService
     keys: ApiKeys
-    resolver: RegistryResolver
-    results: ResultStore
 
 
 def get_resources(request: Request) -> Resources:

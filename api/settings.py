@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import Field
 
 from worker.settings import CoreSettings
@@ -17,8 +15,3 @@ class ApiSettings(CoreSettings):
     api_auth: bool = Field(default=True, description="Require an API key on /v1 routes.")
     public_url: str | None = Field(default=None, description="Base URL used in links; default: request's.")
     sync_wait_s: float = Field(default=600.0, description="Longest wait of the A1111-compatible routes.")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> ApiSettings:
-    return ApiSettings()

@@ -14,7 +14,6 @@ first job of each block starts from nothing and learns, like the first job of a 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -27,17 +26,16 @@ from typing import Any
 import httpx
 from sqlalchemy import delete
 
-from bench.services import services
+from bench.services import adopt, services
 from emulator import gpu
 from emulator.arch import Arch
 from tests.helpers.processes import Processes, base_env
-from worker.celery_app import app, configure
-from worker.cli.services import free_port
+from worker.celery_app import app
 from worker.context import close_producer_context
-from worker.db.engine import make_engine, make_session_factory
-from worker.db.models import GpuCapacity
-from worker.registry.demo_volume import seed_volume
-from worker.settings import get_settings
+from worker.stack.demo_volume import seed_volume
+from worker.stack.services import free_port
+from worker.store.engine import make_engine, make_session_factory
+from worker.store.models import GpuCapacity
 
 CHECKPOINTS = {"deliberate_v6": Arch.SD15, "jib_mix_illustrious_realistic_v2": Arch.SDXL}
 PRECISION = gpu.Precision(no_half_vae=True)  # the A1111 flags sdfleet launches with include --no-half-vae
@@ -95,9 +93,7 @@ def main() -> int:
             "A1111_EMU_TIME_SCALE": str(args.time_scale),
         }
         seed_volume(work / "volume")
-        os.environ.update(env)
-        get_settings.cache_clear()
-        configure(get_settings())
+        adopt(env)
         engine = make_engine(urls["SDFLEET_DATABASE_URL"])
         procs = Processes(work / "logs", {**base_env(), **env})
         try:

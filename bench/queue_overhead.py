@@ -12,7 +12,6 @@ SDFLEET_DATABASE_URL, or are started embedded.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -22,12 +21,11 @@ from pathlib import Path
 
 import httpx
 
-from bench.services import services
+from bench.services import adopt, services
 from tests.helpers.processes import Processes, base_env
-from worker.celery_app import app, configure
+from worker.celery_app import app
 from worker.context import close_producer_context
-from worker.registry.demo_volume import seed_volume
-from worker.settings import get_settings
+from worker.stack.demo_volume import seed_volume
 
 
 def _timed(count: int, run: Callable[[int], object]) -> list[float]:
@@ -70,9 +68,7 @@ def _run(args: argparse.Namespace, work: Path, urls: dict[str, str]) -> int:
         "SDFLEET_A1111_POLL_INTERVAL_S": "0.05",
         "A1111_EMU_TIME_SCALE": str(args.time_scale),
     }
-    os.environ.update(env)
-    get_settings.cache_clear()
-    configure(get_settings())
+    adopt(env)
     procs = Processes(work / "logs", {**base_env(), **env})
     try:
         a1111 = procs.emulator(work / "volume", "deliberate_v6.safetensors")

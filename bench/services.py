@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from worker.cli.migrate import upgrade_head
-from worker.cli.services import drop_database, ensure_database, start_postgres, start_redis
+from worker.celery_app import configure
+from worker.settings import CoreSettings, install
+from worker.stack.services import drop_database, ensure_database, start_postgres, start_redis
+from worker.store.migrate import upgrade_head
 
 
 @contextmanager
@@ -34,3 +36,16 @@ def services(work: Path) -> Iterator[dict[str, str]]:
             redis.stop()
         if postgres is not None:
             postgres.cleanup()
+
+
+def adopt(env: dict[str, str]) -> None:
+    """Make this process (the benchmark's client) use the run's services: `env` as installed settings."""
+    settings = CoreSettings(
+        redis_url=env["SDFLEET_REDIS_URL"],
+        database_url=env["SDFLEET_DATABASE_URL"],
+        models_dir=Path(env["SDFLEET_MODELS_DIR"]),
+        result_dir=Path(env["SDFLEET_RESULT_DIR"]),
+        state_dir=Path(env["SDFLEET_STATE_DIR"]),
+    )
+    install(settings)
+    configure(settings)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from worker.db.engine import sqlalchemy_url
-from worker.db.models import Base
 from worker.settings import get_settings
+from worker.store.engine import sqlalchemy_url
+from worker.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -22,13 +22,15 @@ from tests.helpers.processes import Processes, base_env
 from tests.helpers.services import claim_empty_redis_db, release_redis_db
 from worker.celery_app import app as celery_app
 from worker.celery_app import configure
-from worker.cli.migrate import upgrade_head
-from worker.cli.services import drop_database, ensure_database, start_postgres, start_redis
 from worker.context import close_producer_context
-from worker.db.engine import make_engine, make_session_factory
-from worker.jobs.store import JobStore
-from worker.registry.demo_volume import seed_volume
-from worker.settings import get_settings
+from worker.settings import CoreSettings, install
+from worker.stack.demo_volume import seed_volume
+from worker.stack.services import drop_database, ensure_database, start_postgres, start_redis
+from worker.store.engine import make_engine, make_session_factory
+from worker.store.jobs import JobStore
+from worker.store.migrate import upgrade_head
+
+pytest_plugins = ("celery.contrib.pytest",)  # Celery's in-process app and worker fixtures
 
 GIVEN_DATABASE_URL = os.environ.get("SDFLEET_DATABASE_URL")
 GIVEN_REDIS_URL = os.environ.get("SDFLEET_REDIS_URL")
@@ -106,7 +108,8 @@ def models_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sdfleet_env(
     database_url: str, redis_url: str, models_volume: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """SDFLEET_* for this process (txt2img.delay, control pings) and for every child it starts."""
+    """SDFLEET_* for every child the suite starts; this process gets the same as installed settings (for
+    txt2img.delay and control pings)."""
     values = {
         "SDFLEET_DATABASE_URL": database_url,
         "SDFLEET_REDIS_URL": redis_url,
@@ -115,20 +118,19 @@ def sdfleet_env(
         "SDFLEET_STATE_DIR": str(tmp_path_factory.mktemp("state")),
         "A1111_EMU_TIME_SCALE": "0.02",
     }
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    configure(get_settings())
+    settings = CoreSettings(
+        database_url=database_url,
+        redis_url=redis_url,
+        models_dir=models_volume,
+        result_dir=Path(values["SDFLEET_RESULT_DIR"]),
+        state_dir=Path(values["SDFLEET_STATE_DIR"]),
+    )
+    install(settings)
+    configure(settings)
     yield values
     close_producer_context()
     backend = celery_app.backend  # the result backend's engine: close its pooled connections
     backend.session_manager.invalidate(backend.url)
-    for key, old in saved.items():
-        if old is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = old
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The Celery app, configured for long GPU jobs as celery-notes.md recommends.
+"""The Celery app, configured for long GPU jobs as celery-notes.md recommends, and the one way a job id
+is published (`publish_job`).
 
 The app object exists at import so that `from worker.tasks import txt2img` works, but its configuration
 is a promise (`add_defaults` with a callable): settings are read, and URLs checked, only when Celery first
@@ -11,12 +12,13 @@ from typing import Any
 
 from celery import Celery
 
-from worker.db.engine import sqlalchemy_url
 from worker.errors import ConfigurationError
-from worker.queues import CONTROL_QUEUE
+from worker.jobs.queues import CONTROL_QUEUE
 from worker.settings import CoreSettings, get_settings
+from worker.store.engine import sqlalchemy_url
 
 app = Celery("sdfleet", include=["worker.tasks", "worker.signals"])
+TASK_NAME = "sdfleet.txt2img"  # the one task; `worker.tasks.txt2img`
 
 
 def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, Any]:
@@ -101,15 +103,26 @@ def configure(settings: CoreSettings) -> None:
 
 
 def ensure_configured() -> None:
-    """Called before the app sends anything: raises ConfigurationError if it has no broker yet.
-
-    The lazy defaults below may have been evaluated before the environment was complete (anything that
-    touches the task object finalizes the app); this reads the settings again instead of letting kombu
-    fall back to its default broker on localhost.
-    """
+    """Called before the app sends anything: raises ConfigurationError if it has no broker, instead of
+    letting kombu fall back to its default broker on localhost."""
     if not app.conf.broker_url:
-        get_settings.cache_clear()
         configure(get_settings())
+
+
+def publish_job(
+    job_id: str, queue: str, *, countdown_s: float | None = None, via: Celery | None = None
+) -> None:
+    """Ring the doorbell for a recorded job: a message carrying its id alone, on `queue`.
+
+    The task is named, not imported, so the API and the sweeper never load the task module. The message's
+    task id is the job id: a duplicate is recognisable, and a worker's claim makes it harmless. `via`
+    sends through another app (a test's, on a broker of its own) instead of this process's.
+    """
+    if via is None:
+        ensure_configured()
+    (via or app).send_task(
+        TASK_NAME, kwargs={"job_id": job_id}, task_id=job_id, queue=queue, countdown=countdown_s
+    )
 
 
 app.add_defaults(lambda: celery_config(get_settings(), strict=False))

@@ -12,26 +12,30 @@ from worker.a1111.attached import AttachedA1111
 from worker.a1111.backend import Backend, OwnedProcess
 from worker.a1111.client import A1111Client
 from worker.a1111.launch import launch_supervisor
-from worker.capacity import CapacityMemory, PostgresCapacity
-from worker.db.engine import make_engine, make_session_factory
 from worker.errors import InternalError
-from worker.jobs.resolver import RegistryResolver
-from worker.jobs.runner import JobRunner
-from worker.jobs.store import JobStore
-from worker.results import ResultStore
+from worker.jobs.service import JobService
+from worker.output.files import ResultStore
+from worker.policy.capacity import CapacityMemory, PostgresCapacity
+from worker.registry.resolver import RegistryResolver
+from worker.run.runner import JobRunner
 from worker.settings import CoreSettings, WorkerSettings, get_settings
+from worker.store.engine import make_engine, make_session_factory
+from worker.store.jobs import JobStore
 
 
 @dataclass
 class ProducerContext:
+    """What a process that submits jobs holds: its engine and the job service over it."""
+
     settings: CoreSettings
     engine: Engine
-    store: JobStore
-    resolver: RegistryResolver
+    jobs: JobService
 
 
 @dataclass
 class WorkerContext:
+    """What a GPU worker's pool process holds: its A1111 and the runner that drives it."""
+
     settings: WorkerSettings
     engine: Engine
     store: JobStore
@@ -51,12 +55,13 @@ _worker: WorkerContext | None = None
 
 def build_producer(settings: CoreSettings) -> ProducerContext:
     engine = make_engine(settings.database_url)
-    return ProducerContext(
-        settings=settings,
-        engine=engine,
+    jobs = JobService(
         store=JobStore(make_session_factory(engine)),
         resolver=RegistryResolver.for_volume(settings.models_dir),
+        settings=settings,
+        results=ResultStore(settings.result_dir),
     )
+    return ProducerContext(settings=settings, engine=engine, jobs=jobs)
 
 
 def producer_context() -> ProducerContext:
@@ -80,22 +85,22 @@ def close_producer_context() -> None:
 def init_worker_context(settings: WorkerSettings) -> WorkerContext:
     """Build the worker's resources (called in each pool process after fork); launches A1111 if owned."""
     global _worker
+    limits = settings.limits
     engine = make_engine(settings.database_url, pool_size=2)
     store = JobStore(make_session_factory(engine))
     resolver = RegistryResolver.for_volume(settings.models_dir)
-    client = A1111Client(settings.a1111_url, request_timeout_s=settings.a1111_request_timeout_s)
+    client = A1111Client(settings.a1111_url, request_timeout_s=limits.request_timeout_s)
     process: OwnedProcess
     if settings.a1111_launch:
         process = launch_supervisor(settings)
     else:
-        process = AttachedA1111(settings.a1111_url, probe=client.is_ready)
-    backend = Backend(
-        client,
-        process=process,
-        poll_interval_s=settings.a1111_poll_interval_s,
-        startup_deadline_s=settings.a1111_startup_deadline_s,
-        checkpoint_load_deadline_s=settings.a1111_checkpoint_load_deadline_s,
-    )
+        process = AttachedA1111(
+            settings.a1111_url,
+            probe=client.is_ready,
+            come_back_deadline_s=limits.startup_deadline_s,
+            poll_interval_s=limits.poll_interval_s,
+        )
+    backend = Backend(client, process=process, limits=limits)
     capacity = PostgresCapacity(make_session_factory(engine))
     runner = JobRunner(
         store=store,
@@ -106,9 +111,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         mark_used=resolver.mark_used,
         worker_name=settings.worker_name,
         gpu_key=settings.gpu_key,
-        lease_s=settings.lease_s,
-        stall_s=settings.a1111_stall_s,
-        interrupt_grace_s=settings.a1111_interrupt_grace_s,
+        limits=limits,
     )
     _worker = WorkerContext(settings, engine, store, backend, runner, capacity)
     return _worker

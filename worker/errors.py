@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from worker.taxonomy import FailureCategory
+from worker.vocabulary import FailureCategory
 
 
 class SdfleetError(Exception):

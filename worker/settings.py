@@ -1,14 +1,22 @@
-"""Settings of a worker process, and of any Python process that submits with `txt2img.delay`.
+"""Settings: one pydantic-settings class per kind of process, one object per process.
 
-Read once per process through `get_settings()`; nothing else in `worker` reads the environment.
-Every variable is `SDFLEET_<FIELD>` (for example `SDFLEET_REDIS_URL`); docs/configuration.md lists them.
+- `CoreSettings`: what every process needs (the sweeper, one-shot commands, anything that submits with
+  `txt2img.delay`); `get_settings()` reads it from the environment once.
+- `WorkerSettings`: a GPU worker; `get_worker_settings()` reads it once, in a Celery worker process.
+- The API's `ApiSettings` (in `api/`) extends `CoreSettings` the same way.
+
+An entry point or a test that builds its settings itself hands them over with `install()`; nothing
+rewrites the environment or clears a cache to reconfigure a process. Every variable is
+`SDFLEET_<FIELD>` (for example `SDFLEET_REDIS_URL`); docs/configuration.md lists them, and each default
+is written here only.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-from functools import lru_cache
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -116,8 +124,67 @@ class WorkerSettings(CoreSettings):
     def gpu_key(self) -> str:
         return self.gpu_label or self.worker_name
 
+    @property
+    def limits(self) -> RunLimits:
+        """The timing limits the runner, the backend and the supervisor work within."""
+        return RunLimits(
+            lease_s=self.lease_s,
+            poll_interval_s=self.a1111_poll_interval_s,
+            request_timeout_s=self.a1111_request_timeout_s,
+            startup_deadline_s=self.a1111_startup_deadline_s,
+            checkpoint_load_deadline_s=self.a1111_checkpoint_load_deadline_s,
+            stall_s=self.a1111_stall_s,
+            interrupt_grace_s=self.a1111_interrupt_grace_s,
+        )
 
-@lru_cache(maxsize=1)
-def get_settings() -> WorkerSettings:
-    """The settings of this process, read from the environment on first call."""
-    return WorkerSettings()
+
+@dataclass(frozen=True)
+class RunLimits:
+    """How long each phase of running a job may take; built from `WorkerSettings` (defaults live there)."""
+
+    lease_s: float  # a running job's lease, renewed while it runs
+    poll_interval_s: float  # how often a running generation is watched
+    request_timeout_s: float  # the longest any one A1111 call may take
+    startup_deadline_s: float  # A1111 process start until its API answers with a model loaded
+    checkpoint_load_deadline_s: float  # one checkpoint switch
+    stall_s: float | None  # no progress for this long is a hang (None: derived from the deadline)
+    interrupt_grace_s: float  # an interrupted generation may take this long to return
+
+    @classmethod
+    def defaults(cls) -> RunLimits:
+        """The limits of a worker with no settings given (for tests and tools that build one)."""
+        return WorkerSettings.model_construct().limits
+
+
+_lock = threading.Lock()
+_current: CoreSettings | None = None
+
+
+def install(settings: CoreSettings) -> None:
+    """Make `settings` this process's settings: called by an entry point (or a test) that built them."""
+    global _current
+    with _lock:
+        _current = settings
+
+
+def get_settings() -> CoreSettings:
+    """This process's settings: those installed, else `CoreSettings` read from the environment once."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = CoreSettings()
+        return _current
+
+
+def get_worker_settings() -> WorkerSettings:
+    """A GPU worker process's settings, read from the environment once.
+
+    Celery reads its own configuration (core fields only) through `get_settings()` before the worker's
+    signals run; the worker's settings then replace that object: the same environment, read into the
+    class with the worker's fields.
+    """
+    global _current
+    with _lock:
+        if not isinstance(_current, WorkerSettings):
+            _current = WorkerSettings()
+        return _current

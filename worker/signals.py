@@ -13,7 +13,7 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 from worker.celery_app import celery_config, check_visibility_timeout
 from worker.context import close_worker_context, init_worker_context
 from worker.errors import ConfigurationError
-from worker.settings import get_settings
+from worker.settings import get_worker_settings
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def _refuse_unsafe_settings(**_: Any) -> None:
     Exits the process: Celery logs and swallows an Exception raised by a signal handler, and would go on
     to consume with the unsafe settings, but lets SystemExit through.
     """
-    settings = get_settings()
+    settings = get_worker_settings()
     try:
         celery_config(settings)  # raises ConfigurationError naming a missing URL
         check_visibility_timeout(settings)
@@ -36,7 +36,7 @@ def _refuse_unsafe_settings(**_: Any) -> None:
 
 @worker_process_init.connect
 def _build_context(**_: Any) -> None:
-    settings = get_settings()
+    settings = get_worker_settings()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per A1111 poll drowns the log
     init_worker_context(settings)
     log.info(

@@ -1,28 +1,27 @@
-"""The public task, `txt2img`. Thin: load the job by id, call the job logic, report the outcome.
+"""The public task, `txt2img`. Thin: load the job by id, call the runner, report the outcome.
 
 A caller submits with keyword arguments (the job schema): `txt2img.delay(prompt=..., steps=20)`. That
-validates, writes the job row, and only then publishes a message carrying the job id alone; the
-AsyncResult's id is the job id, and `.get()` returns the job as the API shows it.
+goes through the job service (validate, record), which publishes a message carrying the job id alone;
+the AsyncResult's id is the job id, and `.get()` returns the job as the API shows it. Every message
+this task receives was published by `worker.celery_app.publish_job`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery import Task
 from celery.exceptions import Ignore
 from celery.result import AsyncResult
 
-if TYPE_CHECKING:
-    from worker.context import WorkerContext
-
-from worker.celery_app import app, ensure_configured
+from worker.celery_app import TASK_NAME, app, ensure_configured, publish_job
+from worker.context import WorkerContext, producer_context, worker_context
 from worker.errors import JobNotFound
-from worker.jobs.submit import submit
+from worker.jobs.queues import checkpoint_queue
 from worker.jobs.view import job_view
-from worker.queues import checkpoint_queue
+from worker.vocabulary import JobStatus, RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class JobResult(AsyncResult):  # type: ignore[type-arg]
 
 
 class Txt2ImgTask(Task):  # type: ignore[type-arg]
-    """Submission through `delay`/`apply_async` goes through the job schema and the record first."""
+    """Submission through `delay`/`apply_async` goes through the job service: the record comes first."""
 
     def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:  # type: ignore[type-arg]
         if args:
@@ -51,61 +50,48 @@ class Txt2ImgTask(Task):  # type: ignore[type-arg]
         task_id: str | None = None,
         **options: Any,
     ) -> AsyncResult:  # type: ignore[type-arg]
+        """Submit a job with the job schema's fields as `kwargs`; raises JobRejected children."""
+        if args:
+            raise TypeError("txt2img takes keyword arguments only, e.g. txt2img.delay(prompt='a cat')")
         ensure_configured()
-        kwargs = dict(kwargs or {})
-        if set(kwargs) == {"job_id"} and not args:  # our own publish, a retry, or the sweeper
-            return super().apply_async(args, kwargs, task_id=task_id, **options)
-        from worker.context import producer_context  # the producer is built on first use, not at import
-
-        producer = producer_context()
-        job_id = submit(
-            kwargs,
-            store=producer.store,
-            resolver=producer.resolver,
-            settings=producer.settings,
-            publish=lambda jid, queue: self.publish(jid, queue),
-        )
+        job_id = producer_context().jobs.submit(dict(kwargs or {}))
         return self.AsyncResult(job_id)
 
     def AsyncResult(self, task_id: str, **kwargs: Any) -> JobResult:  # noqa: N802 - Celery's name
         return JobResult(task_id, backend=self.backend, task_name=self.name, app=self.app, **kwargs)
 
-    def publish(self, job_id: str, queue: str) -> None:
-        """Ring the doorbell for a recorded job: a message with its id, on its checkpoint's queue."""
-        super().apply_async(kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
 
-
-@app.task(base=Txt2ImgTask, bind=True, name="sdfleet.txt2img", max_retries=None)
+@app.task(base=Txt2ImgTask, bind=True, name=TASK_NAME)
 def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
     """Run job `job_id` on this worker's GPU; returns the job once it is finished."""
-    from worker.context import worker_context
-
     context = worker_context()
     if _unhealthy(context):
         # A restart loop took this GPU out of rotation: the job goes back to the queue untouched.
-        _leave_rotation(self, context.settings.checkpoints)
-        self.publish(job_id, context.store.get(uuid.UUID(job_id)).queue)
+        _leave_rotation(self, context)
+        publish_job(job_id, context.store.get(uuid.UUID(job_id)).queue)
         raise Ignore()
     outcome = context.runner.run(uuid.UUID(job_id))
     if _unhealthy(context):
-        _leave_rotation(self, context.settings.checkpoints)
-    if outcome.kind == "retry":
-        raise self.retry(countdown=outcome.retry_in_s, max_retries=None)
+        _leave_rotation(self, context)
+    if outcome.kind is RunOutcome.RETRY:
+        publish_job(job_id, outcome.queue, countdown_s=outcome.retry_in_s)
+        raise Ignore()
     try:
         job = context.store.get(uuid.UUID(job_id))
     except JobNotFound:
         log.warning("message for unknown job %s dropped (another deployment's, or deleted)", job_id)
         raise Ignore() from None
-    if outcome.kind == "duplicate" and job.status not in ("succeeded", "failed", "cancelled"):
+    if outcome.kind is RunOutcome.DUPLICATE and not JobStatus(job.status).is_terminal:
         raise Ignore()  # another delivery holds the job; its result will be stored by that one
     return job_view(job)
 
 
 def _unhealthy(context: WorkerContext) -> bool:
+    """Read afresh at each call: a job can put its GPU into a restart loop."""
     return not context.backend.healthy
 
 
-def _leave_rotation(task: Txt2ImgTask, checkpoints: list[str]) -> None:
+def _leave_rotation(task: Txt2ImgTask, context: WorkerContext) -> None:
     """Stop this worker consuming its queues (it stays up, visible in Flower, for an operator to look at)."""
     hostname = str(task.request.hostname)
     log.error(
@@ -114,5 +100,5 @@ def _leave_rotation(task: Txt2ImgTask, checkpoints: list[str]) -> None:
         hostname,
         hostname,
     )
-    for checkpoint in checkpoints:
+    for checkpoint in context.settings.checkpoints:
         task.app.control.cancel_consumer(checkpoint_queue(checkpoint), destination=[hostname])

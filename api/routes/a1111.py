@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import time
-import uuid
 from pathlib import PurePath
 from typing import Any
 
@@ -21,11 +20,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CallerDep, Resources, ResourcesDep
-from worker.a1111.samplers import SAMPLERS, SCHEDULERS
-from worker.db.models import Job
 from worker.errors import JobRejected
-from worker.jobs.submit import submit
-from worker.tasks import txt2img
+from worker.jobs.samplers import SAMPLERS, SCHEDULERS
+from worker.jobs.service import Job
+from worker.vocabulary import JobStatus
 
 router = APIRouter(prefix="/sdapi/v1", tags=["A1111-compatible"])
 
@@ -84,7 +82,7 @@ def _checkpoint_name(wanted: str, checkpoints: list[str]) -> str:
 
 
 def a1111_response(job: Job, request_body: dict[str, Any], resources: Resources) -> dict[str, Any]:
-    paths = [resources.results.path(image.storage_path) for image in job.images]
+    paths = [resources.jobs.results.path(image.storage_path) for image in job.images]
     images = [base64.b64encode(path.read_bytes()).decode() for path in paths]
     info = dict(job.info or {})
     info["all_seeds"] = [i.seed for i in job.images]
@@ -105,22 +103,16 @@ async def txt2img_compat(request: Request, resources: ResourcesDep, caller: Call
     if body.get("enable_hr"):
         return envelope("HTTPException", "", 422, "hires fix (enable_hr) is not supported by sdfleet")
     try:
-        checkpoints = await run_in_threadpool(resources.resolver.checkpoint_names)
+        checkpoints = await run_in_threadpool(resources.jobs.resolver.checkpoint_names)
         job_id = await run_in_threadpool(
-            submit,
-            to_job_request(body, checkpoints),
-            store=resources.store,
-            resolver=resources.resolver,
-            settings=resources.settings,
-            publish=txt2img.publish,
-            owner=caller.name if caller else None,
+            resources.jobs.submit, to_job_request(body, checkpoints), owner=caller.name if caller else None
         )
     except JobRejected as exc:
         return envelope("HTTPException", str(exc), 422, detail=str(exc))
     job = await _wait(resources, job_id)
-    if job.status == "succeeded":
+    if job.status == JobStatus.SUCCEEDED:
         return JSONResponse(await run_in_threadpool(a1111_response, job, body, resources))
-    if job.status in ("queued", "running"):
+    if not JobStatus(job.status).is_terminal:
         return envelope("TimeoutError", f"job {job_id} is still {job.status}; poll /v1/jobs/{job_id}", 504)
     kind = FAILURE_TYPES.get(job.failure_category or "", "RuntimeError")
     return envelope(kind, f"{job.failure_message} (job {job_id}, {job.failure_category})", 500)
@@ -130,8 +122,8 @@ async def _wait(resources: Resources, job_id: str) -> Job:
     deadline = time.monotonic() + resources.settings.sync_wait_s
     delay = 0.1
     while True:
-        job = await run_in_threadpool(resources.store.get, uuid.UUID(job_id))
-        if job.status in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+        job = await run_in_threadpool(resources.jobs.get, job_id)
+        if JobStatus(job.status).is_terminal or time.monotonic() > deadline:
             return job
         await asyncio.sleep(delay)
         delay = min(1.0, delay * 1.5)
@@ -142,7 +134,7 @@ def sd_models(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]
     return [
         {"title": f"{name}.safetensors", "model_name": name, "hash": None, "sha256": None,
          "filename": f"{name}.safetensors", "config": None}
-        for name in resources.resolver.checkpoint_names()
+        for name in resources.jobs.resolver.checkpoint_names()
     ]  # fmt: skip
 
 

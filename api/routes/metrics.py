@@ -6,8 +6,8 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.deps import ResourcesDep
-from worker.db.engine import make_session_factory
-from worker.metrics import FleetCollector
+from worker.monitoring.metrics import FleetCollector
+from worker.store.engine import make_session_factory
 
 router = APIRouter(tags=["health"])
 

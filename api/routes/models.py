@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.deps import CallerDep, ResourcesDep
-from worker.registry.schema import ModelEntry
+from worker.registry.entries import ModelEntry
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -31,7 +31,7 @@ def _entry(entry: ModelEntry) -> dict[str, Any]:
 
 @router.get("/checkpoints", summary="Checkpoints on the model volume")
 def checkpoints(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]]:
-    registry = resources.resolver.registry
+    registry = resources.jobs.resolver.registry
     default = resources.settings.default_checkpoint
     return [
         {**_entry(e), "default": e.name == default, "display_name": _display(resources, e)}
@@ -41,7 +41,7 @@ def checkpoints(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, An
 
 @router.get("/loras", summary="LoRAs on the model volume, with weights and compatible checkpoints")
 def loras(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]]:
-    registry = resources.resolver.registry
+    registry = resources.jobs.resolver.registry
     catalogue = registry.catalogue
     checkpoints = registry.checkpoints()
     result = []
@@ -66,7 +66,7 @@ def loras(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]]:
 
 @router.get("/presets", summary="Named LoRA combinations, per checkpoint architecture")
 def presets(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]]:
-    catalogue = resources.resolver.registry.catalogue
+    catalogue = resources.jobs.resolver.registry.catalogue
     return [
         {
             "name": name,
@@ -81,5 +81,7 @@ def presets(resources: ResourcesDep, caller: CallerDep) -> list[dict[str, Any]]:
 
 
 def _display(resources: ResourcesDep, entry: ModelEntry) -> str:
-    found = resources.resolver.registry.catalogue.entry(entry.catalogue_key) if entry.catalogue_key else None
+    found = (
+        resources.jobs.resolver.registry.catalogue.entry(entry.catalogue_key) if entry.catalogue_key else None
+    )
     return found.display_name if found else entry.name

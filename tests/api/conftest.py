@@ -10,8 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes, base_env
-from worker.apikeys import ApiKeys
-from worker.db.models import Job
+from worker.store.api_keys import ApiKeys
+from worker.store.models import Job
 
 
 @pytest.fixture(scope="module")

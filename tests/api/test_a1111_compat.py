@@ -12,7 +12,7 @@ import webuiapi
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes
-from worker.apikeys import ApiKeys
+from worker.store.api_keys import ApiKeys
 
 
 def _client(api_url: str, key: str) -> webuiapi.WebUIApi:

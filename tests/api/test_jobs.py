@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from worker.jobs.store import JobStore
+from worker.store.jobs import JobStore
 
 VALID: dict[str, Any] = {"prompt": "a lighthouse", "checkpoint": "deliberate_v6"}
 

@@ -13,7 +13,7 @@ import pytest
 from compose_spec import PyOptions
 
 from worker.cli.main import _parser
-from worker.queues import checkpoint_queue
+from worker.jobs.queues import checkpoint_queue
 from worker.settings import WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]

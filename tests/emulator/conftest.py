@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from worker.registry.samples import Architecture, write_checkpoint, write_lora
+from worker.stack.samples import Architecture, write_checkpoint, write_lora
 
 SD15 = "deliberate_v6.safetensors"
 SDXL = "jib_mix_illustrious_realistic_v2.safetensors"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.emulator.conftest import SDXL, WORKER_FLAGS, EmulatorProcess, StartEmulator
 from tests.emulator.helpers import SMALL, info_of
-from worker.registry.samples import Architecture, write_lora
+from worker.stack.samples import Architecture, write_lora
 
 HASHING_FLAGS = tuple(flag for flag in WORKER_FLAGS if flag != "--no-hashing")
 

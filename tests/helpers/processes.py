@@ -14,8 +14,8 @@ import httpx
 from celery import Celery
 
 from worker.cli.commands import api_command, worker_command
-from worker.cli.processes import Child, ProcessGroup
-from worker.cli.services import free_port
+from worker.stack.processes import Child, ProcessGroup
+from worker.stack.services import free_port
 
 A1111_FLAGS = (
     "--xformers", "--no-half-vae", "--skip-python-version-check", "--skip-torch-cuda-test", "--skip-install",

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from worker.cli.migrate import alembic_config
-from worker.db.engine import sqlalchemy_url
-from worker.db.models import Base
+from worker.store.engine import sqlalchemy_url
+from worker.store.migrate import alembic_config
+from worker.store.models import Base
 
 TABLES = {"jobs", "attempts", "images", "api_keys", "gpu_capacity"}
 

@@ -15,10 +15,12 @@ import httpx
 from PIL import Image
 
 from tests.helpers.processes import Processes
-from worker.apikeys import ApiKeys
-from worker.jobs.store import JobStore
-from worker.registry.registry import Registry
+from worker.celery_app import publish_job
+from worker.registry.lookup import Registry
+from worker.store.api_keys import ApiKeys
+from worker.store.jobs import JobStore
 from worker.tasks import txt2img
+from worker.vocabulary import JobStatus
 
 
 def _png_text(path: Path) -> str:
@@ -103,7 +105,7 @@ def test_a_duplicate_delivery_produces_one_result(
     result = txt2img.delay(prompt="x", checkpoint="deliberate_v6", steps=2, width=64, height=64)
     first = result.get(timeout=120)
     # When the same message is delivered again (a visibility-timeout restore, a sweeper re-publish)
-    txt2img.publish(result.id, "sd.deliberate_v6")
+    publish_job(result.id, "sd.deliberate_v6")
     _wait_acked(sdfleet_env["SDFLEET_REDIS_URL"], result.id)
     # Then the job ran once: one attempt, the same images, the same result
     stored = job_store.get(uuid.UUID(result.id))
@@ -118,7 +120,7 @@ def _wait(http: httpx.Client, url: str, timeout_s: float = 120.0) -> dict[str, o
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job: dict[str, object] = http.get(url).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
+        if JobStatus(job["status"]).is_terminal:
             return job
         time.sleep(0.2)
     raise TimeoutError(url)
@@ -128,7 +130,7 @@ def _wait_acked(redis_url: str, job_id: str, timeout_s: float = 60.0) -> None:
     """Wait until the broker holds no message for `job_id` (delivered and acked)."""
     import time
 
-    from worker.broker import broker_task_ids
+    from worker.recovery.queue_contents import broker_task_ids
 
     deadline = time.monotonic() + timeout_s
     time.sleep(0.2)
@@ -139,7 +141,7 @@ def _wait_acked(redis_url: str, job_id: str, timeout_s: float = 60.0) -> None:
 
 
 def _port() -> int:
-    from worker.cli.services import free_port
+    from worker.stack.services import free_port
 
     return free_port()
 

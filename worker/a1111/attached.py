@@ -29,8 +29,8 @@ class AttachedA1111:
         probe: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        come_back_deadline_s: float = 300.0,
-        poll_interval_s: float = 0.5,
+        come_back_deadline_s: float,
+        poll_interval_s: float,
     ) -> None:
         self.url = url
         self.come_back_deadline_s = come_back_deadline_s

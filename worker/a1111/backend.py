@@ -25,8 +25,11 @@ from worker.errors import (
     JobCancelled,
     ModelNotFound,
 )
+from worker.settings import RunLimits
 
 log = logging.getLogger(__name__)
+# A dying A1111 drops its connections a moment before its exit can be seen; wait this long for it.
+EXIT_GRACE_S = 2.0
 
 
 class OwnedProcess(Protocol):
@@ -74,7 +77,7 @@ class Watch:
     deadline_s: float
     stall_s: float
     tick: Callable[[], bool]  # called every poll; True means "the caller asked to cancel"
-    interrupt_grace_s: float = 10.0
+    interrupt_grace_s: float
 
 
 class Backend:
@@ -85,18 +88,14 @@ class Backend:
         client: A1111Client,
         *,
         process: OwnedProcess,
-        poll_interval_s: float = 0.5,
-        startup_deadline_s: float = 300.0,
-        checkpoint_load_deadline_s: float = 300.0,
-        exit_grace_s: float = 2.0,
+        limits: RunLimits,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.process = process
-        self._poll_s = poll_interval_s
-        self._startup_deadline_s = startup_deadline_s
-        self._checkpoint_load_s = checkpoint_load_deadline_s
-        self._exit_grace_s = exit_grace_s
+        self._poll_s = limits.poll_interval_s
+        self._startup_deadline_s = limits.startup_deadline_s
+        self._checkpoint_load_s = limits.checkpoint_load_deadline_s
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a1111-call")
         self._loaded_title: str | None = None
@@ -209,7 +208,7 @@ class Backend:
             except BackendUnavailable:
                 self.forget_checkpoint()
                 # A dying A1111 drops its connections a moment before it can be seen to have exited.
-                self.process.raise_if_dead(wait_s=self._exit_grace_s)
+                self.process.raise_if_dead(wait_s=EXIT_GRACE_S)
                 raise
             except BackendError:
                 self.forget_checkpoint()

@@ -44,10 +44,6 @@ class Progress:
     sampling_steps: int
     interrupted: bool
 
-    @property
-    def idle(self) -> bool:
-        return self.job_count == 0
-
 
 @dataclass(frozen=True)
 class Checkpoint:

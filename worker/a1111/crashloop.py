@@ -51,10 +51,6 @@ class CrashLoopGuard:
         """Called when A1111 did real work (a job finished); ends the streak but does not untrip."""
         self._crashes.clear()
 
-    def reset(self) -> None:
-        self._crashes.clear()
-        self._tripped = False
-
     def describe(self) -> str:
         return f"{self.max_crashes} crashes in a row within {self.window_s:g} s"
 

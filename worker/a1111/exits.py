@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from dataclasses import dataclass
 from enum import StrEnum
@@ -76,8 +75,3 @@ def classify_exit(returncode: int, *, stop_requested: bool) -> ExitInfo:
             ExitKind.EXITED_CLEAN_UNEXPECTEDLY, 0, None, "exited with code 0 although nobody asked it to stop"
         )
     return ExitInfo(ExitKind.CRASHED, code, None, f"exited with code {code}; its log has the traceback")
-
-
-def classify_wait_status(status: int, *, stop_requested: bool) -> ExitInfo:
-    """Classify a raw status from `os.wait4`/`os.waitpid`."""
-    return classify_exit(os.waitstatus_to_exitcode(status), stop_requested=stop_requested)

@@ -42,7 +42,7 @@ class Supervisor:
         spawn: Spawn = spawn_group,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        startup_deadline_s: float = 300.0,
+        startup_deadline_s: float,
         stop_timeout_s: float = 30.0,
         poll_interval_s: float = 0.25,
         crash_guard: CrashLoopGuard | None = None,

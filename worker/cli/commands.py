@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from worker.queues import checkpoint_queue
+from worker.jobs.queues import checkpoint_queue
 
 
 def worker_command(name: str, checkpoints: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
@@ -19,11 +19,14 @@ def worker_command(name: str, checkpoints: Sequence[str], *, loglevel: str = "IN
     ]  # fmt: skip
 
 
-def api_command(host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-        "--host", host, "--port", str(port), "--no-access-log",
-    ]  # fmt: skip
+def api_command(host: str | None = None, port: int | None = None) -> list[str]:
+    """The producer API (`python -m api`); host and port default to its settings."""
+    command = [sys.executable, "-m", "api"]
+    if host is not None:
+        command += ["--host", host]
+    if port is not None:
+        command += ["--port", str(port)]
+    return command
 
 
 def flower_command(host: str, port: int) -> list[str]:

@@ -13,7 +13,7 @@ from types import FrameType
 
 from worker.celery_app import configure
 from worker.errors import SdfleetError
-from worker.settings import get_settings
+from worker.settings import get_settings, get_worker_settings, install
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _stack_config(args: argparse.Namespace) -> object:
-    from worker.cli.stack import StackConfig, default_gpus
+    from worker.stack.stack import StackConfig, default_gpus
 
     return StackConfig(
         settings=get_settings(),
@@ -87,17 +87,18 @@ def _stack_config(args: argparse.Namespace) -> object:
 
 def _adopt(stack: object) -> None:
     """Make this process use the stack's services too (for `txt2img.delay` and control pings)."""
-    from worker.cli.stack import LocalStack
+    from worker.stack.stack import LocalStack
 
     assert isinstance(stack, LocalStack)
-    os.environ["SDFLEET_REDIS_URL"] = stack.redis_url or ""
-    os.environ["SDFLEET_DATABASE_URL"] = stack.database_url or ""
-    get_settings.cache_clear()
-    configure(get_settings())
+    settings = get_settings().model_copy(
+        update={"redis_url": stack.redis_url, "database_url": stack.database_url}
+    )
+    install(settings)
+    configure(settings)
 
 
 def _up(args: argparse.Namespace, _: list[str]) -> int:
-    from worker.cli.stack import LocalStack, StackConfig
+    from worker.stack.stack import LocalStack, StackConfig
 
     config = _stack_config(args)
     assert isinstance(config, StackConfig)
@@ -125,8 +126,8 @@ def _up(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _demo(args: argparse.Namespace, _: list[str]) -> int:
-    from worker.cli.demo import run_demo
-    from worker.cli.stack import LocalStack, StackConfig
+    from worker.stack.demo import run_demo
+    from worker.stack.stack import LocalStack, StackConfig
 
     config = _stack_config(args)
     assert isinstance(config, StackConfig)
@@ -140,40 +141,38 @@ def _worker(args: argparse.Namespace, _: list[str]) -> int:
     from worker.celery_app import check_visibility_timeout
     from worker.cli.commands import worker_command
 
-    settings = get_settings()
+    settings = get_worker_settings()
     check_visibility_timeout(settings)
     command = worker_command(settings.worker_name, settings.checkpoints, loglevel=args.loglevel)
     os.execv(command[0], command)
 
 
 def _api(args: argparse.Namespace, _: list[str]) -> int:
-    import uvicorn
+    """The API runs as its own program (`python -m api`), exec'd as the worker is."""
+    from worker.cli.commands import api_command
 
-    from api.settings import get_settings as api_settings
-
-    settings = api_settings()
-    uvicorn.run("api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port)
-    return 0
+    command = api_command()
+    os.execv(command[0], command)
 
 
 def _migrate(args: argparse.Namespace, _: list[str]) -> int:
-    from worker.cli.migrate import upgrade_head
-    from worker.db.engine import sqlalchemy_url
+    from worker.store.engine import sqlalchemy_url
+    from worker.store.migrate import upgrade_head
 
     upgrade_head(sqlalchemy_url(get_settings().database_url))
     return 0
 
 
 def _sweeper(args: argparse.Namespace, _: list[str]) -> int:
-    from worker.sweeper import run_forever
+    from worker.recovery.sweeper import run_forever
 
     run_forever(get_settings(), interval_s=args.interval_s, grace_s=args.grace_s)
     return 0
 
 
 def _keys(args: argparse.Namespace, _: list[str]) -> int:
-    from worker.apikeys import ApiKeys
-    from worker.db.engine import make_engine, make_session_factory
+    from worker.store.api_keys import ApiKeys
+    from worker.store.engine import make_engine, make_session_factory
 
     keys = ApiKeys(make_session_factory(make_engine(get_settings().database_url)))
     if args.action == "list":

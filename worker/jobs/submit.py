@@ -1,35 +1,28 @@
-"""Submission: validate, resolve against the model registry, record the job, then publish its id.
+"""Submission's pure part: validate, check content, resolve against the model registry, normalise.
 
-The row is committed before the message is published (Postgres is the record, Redis the doorbell); a
-crash between the two leaves a queued job with `published_at` unset, which the sweeper publishes.
+What comes out (`NewJob`) is what a worker needs and nothing it must look up again; `worker.jobs.service`
+records it and publishes its id.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from worker.a1111.samplers import effective_schedule, resolve_sampler
 from worker.errors import InvalidRequest
-from worker.jobs.prompt_tags import TAG, extract_lora_tags
-from worker.jobs.records import NewJob
-from worker.jobs.schema import JobRequest, parse_job_request
-from worker.jobs.store import JobStore
-from worker.output import JPEG_PROMPT_MAX_UTF16_UNITS, utf16_units
+from worker.jobs.prompt_tags import TAG, TagLora, extract_lora_tags
+from worker.jobs.queues import checkpoint_queue
+from worker.jobs.request import JobRequest, parse_job_request
+from worker.jobs.samplers import effective_schedule, resolve_sampler
+from worker.output.encode import JPEG_PROMPT_MAX_UTF16_UNITS, utf16_units
 from worker.policy.content import ContentPolicy, policy_for
-from worker.queues import checkpoint_queue
 from worker.registry.loras import ResolvedLora
+from worker.registry.resolver import ResolvedCheckpoint
 from worker.settings import CoreSettings
+from worker.store.records import NewJob
 
 NATIVE_SIZE = {"sd15": 512, "sdxl": 1024}
-
-
-@dataclass(frozen=True)
-class ResolvedCheckpoint:
-    name: str
-    architecture: str
 
 
 class ModelResolver(Protocol):
@@ -46,13 +39,37 @@ class ModelResolver(Protocol):
         ...
 
 
-Publish = Callable[[str, str], None]  # (job id, queue)
+@dataclass(frozen=True)
+class ParsedRequest:
+    """A request that passed the schema, with its prompt's LoRA tags taken out (parsed once)."""
+
+    request: JobRequest
+    prompt: str  # the prompt without its LoRA tags: what conditions the model
+    tagged: list[TagLora]  # the LoRAs its tags asked for
+
+    @classmethod
+    def parse(cls, data: Any, *, max_batch_size: int) -> ParsedRequest:
+        """Raises InvalidRequest naming the field, the value and what is allowed."""
+        request = parse_job_request(data, max_batch_size=max_batch_size)
+        prompt, tagged = extract_lora_tags(request.prompt)
+        if TAG.search(request.negative_prompt):
+            raise InvalidRequest(
+                "negative_prompt may not contain <lora:…> or other extra network tags: A1111 applies "
+                "networks from the prompt only",
+                field="negative_prompt",
+            )
+        return cls(request, prompt, tagged)
 
 
 def normalise(
-    request: JobRequest, resolver: ModelResolver, settings: CoreSettings, *, rng: random.Random | None = None
+    parsed: ParsedRequest,
+    resolver: ModelResolver,
+    settings: CoreSettings,
+    *,
+    rng: random.Random | None = None,
 ) -> NewJob:
     """Resolve names, defaults and the seed: the params a worker needs and nothing it must look up."""
+    request = parsed.request
     checkpoint = resolver.resolve_checkpoint(request.checkpoint or settings.default_checkpoint)
     choice = resolve_sampler(request.sampler, request.scheduler)
     if choice is None:  # the schema already checked both names; this guards a schema change
@@ -66,18 +83,11 @@ def normalise(
             value=width,
         )
     _check_jpeg_metadata(request)
-    prompt, tagged = extract_lora_tags(request.prompt)
-    if TAG.search(request.negative_prompt):
-        raise InvalidRequest(
-            "negative_prompt may not contain <lora:…> or other extra network tags: A1111 applies networks "
-            "from the prompt only",
-            field="negative_prompt",
-        )
-    wanted = [lora.model_dump() for lora in request.loras] + [vars(tag) for tag in tagged]
+    wanted = [lora.model_dump() for lora in request.loras] + [vars(tag) for tag in parsed.tagged]
     loras = resolver.resolve_loras(checkpoint, wanted, request.preset)
     seed = request.seed if request.seed != -1 else (rng or random.SystemRandom()).randrange(4294967294)
     params = {
-        "prompt": prompt,
+        "prompt": parsed.prompt,
         "negative_prompt": request.negative_prompt,
         "steps": request.steps,
         "cfg_scale": request.cfg_scale,
@@ -120,31 +130,15 @@ def _check_jpeg_metadata(request: JobRequest) -> None:
         )
 
 
-def check_content(request: JobRequest, policy: ContentPolicy) -> None:
+def check_content(parsed: ParsedRequest, policy: ContentPolicy) -> None:
     """Apply the content policy to what A1111 will see: the prompt without its LoRA tags, and the LoRAs
-    the caller named in `loras` or in tags. Raises ContentBlocked, or InvalidRequest for a bad tag."""
-    prompt, tagged = extract_lora_tags(request.prompt)
-    named = [(f"loras[{i}].name", lora.name) for i, lora in enumerate(request.loras)]
-    policy.check(prompt, loras=named + [("prompt", tag.name) for tag in tagged])
+    the caller named in `loras` or in tags. Raises ContentBlocked."""
+    named = [(f"loras[{i}].name", lora.name) for i, lora in enumerate(parsed.request.loras)]
+    policy.check(parsed.prompt, loras=named + [("prompt", tag.name) for tag in parsed.tagged])
 
 
-def submit(
-    data: Any,
-    *,
-    store: JobStore,
-    resolver: ModelResolver,
-    settings: CoreSettings,
-    publish: Publish,
-    owner: str | None = None,
-    idempotency_key: str | None = None,
-) -> str:
-    """Validate and record a job, publish it, and return its id; raises JobRejected children."""
-    request = parse_job_request(data, max_batch_size=settings.max_batch_size)
-    check_content(request, policy_for(tuple(settings.blocked_terms)))
-    new = normalise(request, resolver, settings)
-    new = NewJob(**{**vars(new), "owner": owner, "idempotency_key": idempotency_key})
-    job = store.create(new)
-    if job.published_at is None:
-        publish(str(job.id), job.queue)
-        store.mark_published(job.id)
-    return str(job.id)
+def prepare(data: Any, resolver: ModelResolver, settings: CoreSettings) -> NewJob:
+    """Validate, check content and resolve `data` into a job ready to record; raises JobRejected children."""
+    parsed = ParsedRequest.parse(data, max_batch_size=settings.max_batch_size)
+    check_content(parsed, policy_for(tuple(settings.blocked_terms)))
+    return normalise(parsed, resolver, settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.db.models import Job
+from worker.store.models import Job
 
 
 def job_view(job: Job, *, image_url: str | None = None) -> dict[str, Any]:

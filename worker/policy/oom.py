@@ -1,7 +1,7 @@
 """The OOM policy: how large a sub-batch to try, and what an OOM or a success teaches us.
 
 Pure functions over what is known of one shape (worker GPU, architecture, width × height). The store
-that remembers it across jobs and workers is `worker.capacity`.
+that remembers it across jobs and workers is `worker.policy.capacity`.
 """
 
 from __future__ import annotations
@@ -52,16 +52,6 @@ def next_chunk(remaining: int, limit: int | None) -> int:
     if remaining < 1:
         raise ValueError("nothing remains to generate")
     return remaining if limit is None else max(1, min(remaining, limit))
-
-
-def plan(total: int, limit: int | None) -> list[int]:
-    """The sub-batch sizes for `total` images when nothing goes wrong (for display and tests)."""
-    sizes = []
-    while total > 0:
-        size = next_chunk(total, limit)
-        sizes.append(size)
-        total -= size
-    return sizes
 
 
 class Cleanup(StrEnum):

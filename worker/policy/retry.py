@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from worker.taxonomy import FailureCategory as C
+from worker.vocabulary import FailureCategory as C
 
 # category -> how many times that category may be retried within one job (None: up to max_attempts)
 RETRIES: dict[C, int | None] = {

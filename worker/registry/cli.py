@@ -14,9 +14,9 @@ from pathlib import Path
 
 from worker.errors import ModelInvalid, SdfleetError
 from worker.registry.architecture import ModelKind, detect, main_dtype
-from worker.registry.registry import Registry
+from worker.registry.entries import KIND_DIRS, EntryStatus, ModelEntry, RegistrySnapshot
+from worker.registry.lookup import Registry
 from worker.registry.safetensors_check import PICKLE_SUFFIXES, validate_file
-from worker.registry.schema import KIND_DIRS, EntryStatus, ModelEntry, RegistrySnapshot
 
 DEFAULT_VOLUME = Path("var/models")
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from worker.errors import InvalidRequest, LoraIncompatible, LoraNotFound, ModelInvalid
 from worker.registry.architecture import Architecture
 from worker.registry.catalogue import Catalogue
+from worker.registry.entries import ModelEntry
 from worker.registry.names import validate_name
-from worker.registry.schema import ModelEntry
 
 
 @dataclass(frozen=True)

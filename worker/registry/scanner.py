@@ -19,9 +19,9 @@ from typing import Any
 from worker.errors import ModelInvalid
 from worker.registry.architecture import Architecture, ModelKind, detect, main_dtype
 from worker.registry.catalogue import Catalogue, CatalogueEntry
+from worker.registry.entries import REGISTRY_VERSION, EntryStatus, ModelEntry, RegistrySnapshot, ScanStats
 from worker.registry.names import name_problem
 from worker.registry.safetensors_check import PICKLE_SUFFIXES, SafetensorsHeader, validate_file
-from worker.registry.schema import REGISTRY_VERSION, EntryStatus, ModelEntry, RegistrySnapshot, ScanStats
 from worker.registry.walk import FoundFile, walk_volume
 
 Hasher = Callable[[Path], str]

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from worker.registry.architecture import ModelKind
+from worker.registry.entries import KIND_DIRS, SkippedPath
 from worker.registry.safetensors_check import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX
-from worker.registry.schema import KIND_DIRS, SkippedPath
 
 MODEL_SUFFIXES = PICKLE_SUFFIXES | {SAFETENSORS_SUFFIX}
 

@@ -89,7 +89,7 @@ from worker.a1111.supervisor import Supervisor
 
 spawn = functools.partial(spawn_group, sentinel=sys.argv[4] == "sentinel")
 cmd = [sys.executable, sys.argv[2], sys.argv[3]]
-supervisor = Supervisor(cmd, {}, Path(sys.argv[3] + ".log"), spawn=spawn)
+supervisor = Supervisor(cmd, {}, Path(sys.argv[3] + ".log"), spawn=spawn, startup_deadline_s=30.0)
 supervisor.start()
 while True:
     time.sleep(1)

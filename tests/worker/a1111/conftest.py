@@ -9,7 +9,7 @@ import pytest
 
 from tests.worker.a1111 import children
 from worker.a1111.supervisor import Supervisor
-from worker.cli.services import free_port
+from worker.stack.services import free_port
 
 MakeSupervisor = Callable[..., Supervisor]
 

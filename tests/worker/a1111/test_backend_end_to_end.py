@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers.processes import Processes
-from worker.jobs.store import JobStore
+from worker.store.jobs import JobStore
 from worker.tasks import txt2img
 
 SMALL = {"steps": 2, "width": 64, "height": 64}
@@ -58,6 +58,6 @@ def test_a_checkpoint_switched_behind_the_workers_back_is_caught_and_retried(
 
 
 def _url() -> str:
-    from worker.cli.services import free_port
+    from worker.stack.services import free_port
 
     return f"http://127.0.0.1:{free_port()}"

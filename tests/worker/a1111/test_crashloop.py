@@ -13,7 +13,7 @@ class FakeClock:
         return self.now
 
 
-# Each event: "c" crash, "s" success, "r" operator reset, "+N" N seconds pass.
+# Each event: "c" crash, "s" success, "+N" N seconds pass.
 @pytest.mark.parametrize(
     ("events", "state", "streak"),
     [
@@ -27,8 +27,6 @@ class FakeClock:
         ("c +300 c +299 c", GuardState.UNHEALTHY, 3),
         ("c c c s", GuardState.UNHEALTHY, 0),
         ("c c c +5000", GuardState.UNHEALTHY, 0),
-        ("c c c r", GuardState.HEALTHY, 0),
-        ("c c c r c", GuardState.HEALTHY, 1),
     ],
 )
 def test_crash_loop_guard(events: str, state: GuardState, streak: int) -> None:
@@ -39,8 +37,6 @@ def test_crash_loop_guard(events: str, state: GuardState, streak: int) -> None:
             guard.record_crash()
         elif event == "s":
             guard.record_success()
-        elif event == "r":
-            guard.reset()
         else:
             clock.now += float(event)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from worker.a1111.exits import ExitKind, classify_exit, classify_wait_status
+from worker.a1111.exits import ExitKind, classify_exit
 from worker.errors import BackendCrashed
 
 K = ExitKind
@@ -65,7 +65,7 @@ def test_raw_wait_statuses_of_real_children(code: str, kind: ExitKind | None) ->
         _, status, _ = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here; tell Popen so
 
-    info = classify_wait_status(status, stop_requested=False)
+    info = classify_exit(os.waitstatus_to_exitcode(status), stop_requested=False)
 
     if kind is None:
         assert (info.kind, info.signal) == (K.KILLED_BY_SIGNAL, signal.SIGABRT)

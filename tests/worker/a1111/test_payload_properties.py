@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from tests.helpers.strategies import SEED_MAX, lora_weights, plain_prompts, registry_names
 from worker.a1111.payload import build_txt2img
-from worker.a1111.samplers import SAMPLERS, SCHEDULERS
 from worker.jobs.prompt_tags import extract_lora_tags
+from worker.jobs.samplers import SAMPLERS, SCHEDULERS
 
 LORAS = st.lists(
     st.builds(lambda name, weight: {"name": f"r-{name}", "a1111_name": name, "weight": weight},

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator import samplers as a1111
-from worker.a1111.samplers import SAMPLERS, SCHEDULERS, SamplerChoice, effective_schedule, resolve_sampler
+from worker.jobs.samplers import SAMPLERS, SCHEDULERS, SamplerChoice, effective_schedule, resolve_sampler
 
 SPELLINGS = [(label, spelling) for label, spellings in SCHEDULERS.items() for spelling in spellings]
 EVERY_LEGACY_NAME = [(sampler, label, spelling) for sampler in SAMPLERS for label, spelling in SPELLINGS]

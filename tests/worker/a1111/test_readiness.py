@@ -92,6 +92,8 @@ def test_attached_a1111_cannot_be_restarted_only_waited_for() -> None:
         probe=answers(False, False, True),
         clock=t.clock,
         sleep=t.sleep,
+        come_back_deadline_s=300.0,
+        poll_interval_s=0.5,
     )
 
     attached.ensure_running()
@@ -104,7 +106,14 @@ def test_attached_a1111_cannot_be_restarted_only_waited_for() -> None:
 
 def test_attached_a1111_that_does_not_come_back_is_unavailable() -> None:
     t = FakeTime()
-    attached = AttachedA1111("http://gpu-box:7861", probe=lambda: False, clock=t.clock, sleep=t.sleep)
+    attached = AttachedA1111(
+        "http://gpu-box:7861",
+        probe=lambda: False,
+        clock=t.clock,
+        sleep=t.sleep,
+        come_back_deadline_s=300.0,
+        poll_interval_s=0.5,
+    )
 
     with pytest.raises(
         BackendUnavailable, match="within 300 s .attached at http://gpu-box:7861; it is not ours"

@@ -11,20 +11,21 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.db.models import Job
 from worker.errors import ContentBlocked, InvalidRequest, JobRejected
-from worker.jobs.resolver import RegistryResolver
-from worker.jobs.store import JobStore
-from worker.jobs.submit import submit
-from worker.output import JPEG_PROMPT_MAX_UTF16_UNITS
+from worker.jobs.service import JobService
+from worker.output.encode import JPEG_PROMPT_MAX_UTF16_UNITS
+from worker.output.files import ResultStore
+from worker.registry.resolver import RegistryResolver
 from worker.settings import CoreSettings
+from worker.store.jobs import JobStore
+from worker.store.models import Job
 
 SDXL = "jib_mix_illustrious_realistic_v2"
 BLOCKED = ["gore", "re:pony"]
 
 
 class Submitter:
-    """`submit` against the suite's Postgres and demo volume, recording what it publishes."""
+    """The job service's `submit` on the suite's Postgres and demo volume, recording what it publishes."""
 
     def __init__(self, store: JobStore, volume: Path, sessions: sessionmaker[Session]) -> None:
         self.store, self.resolver, self.sessions = store, RegistryResolver.for_volume(volume), sessions
@@ -34,7 +35,14 @@ class Submitter:
     def __call__(self, data: dict[str, Any], blocked_terms: list[str] | None = None) -> Job:
         settings = CoreSettings(blocked_terms=BLOCKED if blocked_terms is None else blocked_terms)
         publish = lambda job_id, queue: self.published.append((job_id, queue))  # noqa: E731
-        job_id = submit(data, store=self.store, resolver=self.resolver, settings=settings, publish=publish)
+        service = JobService(
+            store=self.store,
+            resolver=self.resolver,
+            settings=settings,
+            results=ResultStore(settings.result_dir),
+            publish=publish,
+        )
+        job_id = service.submit(data)
         self.created.append(uuid.UUID(job_id))
         return self.store.get(uuid.UUID(job_id))
 

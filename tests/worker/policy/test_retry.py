@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from worker.policy.retry import GpuKnowledge, decide_retry
-from worker.taxonomy import FailureCategory as C
+from worker.vocabulary import FailureCategory as C
 
 NEVER = [C.INVALID_REQUEST, C.MODEL_NOT_FOUND, C.LORA_NOT_FOUND, C.LORA_INCOMPATIBLE, C.MODEL_INVALID,
          C.CONTENT_BLOCKED, C.CANCELLED, C.OOM, C.INTERNAL]  # fmt: skip

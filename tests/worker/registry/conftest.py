@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from worker.registry.catalogue import Catalogue, load_catalogue
-from worker.registry.demo_volume import seed_volume
-from worker.registry.registry import Registry
+from worker.registry.lookup import Registry
 from worker.registry.scanner import sha256_file
+from worker.stack.demo_volume import seed_volume
 
 
 class CountingHasher:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worker.registry.samples import Architecture, write_checkpoint, write_embedding, write_lora
+from worker.stack.samples import Architecture, write_checkpoint, write_embedding, write_lora
 
 Writer = Callable[[Path], Path]
 

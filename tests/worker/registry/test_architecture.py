@@ -11,7 +11,7 @@ import pytest
 from tests.worker.registry.files import LAYOUTS
 from worker.registry.architecture import Architecture, ModelKind, detect, main_dtype
 from worker.registry.safetensors_check import SafetensorsHeader, parse_header, validate_file
-from worker.registry.samples import write_checkpoint, write_embedding
+from worker.stack.samples import write_checkpoint, write_embedding
 
 
 @pytest.mark.parametrize(

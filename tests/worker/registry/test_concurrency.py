@@ -9,8 +9,8 @@ import pytest
 
 from tests.worker.registry import workers
 from worker.registry.architecture import ModelKind
-from worker.registry.registry import Registry
-from worker.registry.store import RegistryStore
+from worker.registry.cache_file import RegistryStore
+from worker.registry.lookup import Registry
 
 SPAWN = multiprocessing.get_context("spawn")
 MARKED = ["detail_tweaker_xl", "real_skin_slider", "pony_realism_slider", "deliberate_v6"]

@@ -9,8 +9,8 @@ import pytest
 from worker.errors import InvalidRequest, JobRejected, LoraIncompatible, LoraNotFound, ModelInvalid
 from worker.registry.architecture import Architecture, ModelKind
 from worker.registry.catalogue import load_catalogue
+from worker.registry.entries import EntryStatus, ModelEntry
 from worker.registry.loras import LoraRequest, ResolvedLora, resolve_loras
-from worker.registry.schema import EntryStatus, ModelEntry
 
 CATALOGUE = load_catalogue()
 SDXL, SD15 = Architecture.SDXL, Architecture.SD15

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from worker.registry.registry import Registry
-from worker.registry.samples import Architecture, write_lora
-from worker.registry.schema import RegistrySnapshot
-from worker.registry.store import RegistryStore
+from worker.registry.cache_file import RegistryStore
+from worker.registry.entries import RegistrySnapshot
+from worker.registry.lookup import Registry
+from worker.stack.samples import Architecture, write_lora
 
 
 def scan_and_mark(volume: str, rounds: int, name: str, start: Event) -> None:

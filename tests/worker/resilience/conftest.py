@@ -18,16 +18,18 @@ import pytest
 from celery import Celery
 
 from tests.helpers.processes import Processes, base_env
-from worker.broker import broker_messages
-from worker.cli.migrate import upgrade_head
-from worker.cli.processes import Child
-from worker.cli.services import drop_database, ensure_database, free_port, start_redis
-from worker.db.engine import make_engine, make_session_factory
-from worker.db.models import Job
-from worker.jobs.resolver import RegistryResolver
-from worker.jobs.store import JobStore
-from worker.jobs.submit import submit
+from worker.celery_app import publish_job
+from worker.jobs.service import JobService
+from worker.output.files import ResultStore
+from worker.recovery.queue_contents import broker_messages
+from worker.registry.resolver import RegistryResolver
 from worker.settings import get_settings
+from worker.stack.processes import Child
+from worker.stack.services import drop_database, ensure_database, free_port, start_redis
+from worker.store.engine import make_engine, make_session_factory
+from worker.store.jobs import JobStore
+from worker.store.migrate import upgrade_head
+from worker.store.models import Job
 
 T = TypeVar("T")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -187,13 +189,18 @@ class Fleet:
     def submit(self, **params: Any) -> str:
         """Validate, record and publish a job as `txt2img.delay` does; returns its id."""
         params.setdefault("checkpoint", "deliberate_v6")
-        return submit(
-            params, store=self.store, resolver=self.resolver, settings=get_settings(), publish=self.publish
+        service = JobService(
+            store=self.store,
+            resolver=self.resolver,
+            settings=get_settings(),
+            results=ResultStore(get_settings().result_dir),
+            publish=self.publish,
         )
+        return service.submit(params)
 
     def publish(self, job_id: str, queue: str) -> None:
         """Ring the doorbell for a recorded job (also: deliver it once more)."""
-        publish_with(self.app, job_id, queue)
+        publish_job(job_id, queue, via=self.app)
 
     def queues_of(self, name: str) -> list[str] | None:
         """The queues worker `name` consumes, or None if it does not answer."""
@@ -209,11 +216,6 @@ def probe_app(redis_url: str) -> Celery:
     app = Celery("resilience-probe", broker=redis_url, set_as_current=False)
     app.conf.update(broker_connection_retry_on_startup=True, task_serializer="json", accept_content=["json"])
     return app
-
-
-def publish_with(app: Celery, job_id: str, queue: str) -> None:
-    """The message `txt2img.publish` sends: the job id alone, task id = job id, on the checkpoint's queue."""
-    app.send_task("sdfleet.txt2img", kwargs={"job_id": job_id}, task_id=job_id, queue=queue)
 
 
 @pytest.fixture(scope="package")

@@ -21,16 +21,17 @@ from tests.worker.resilience.conftest import (
     Fleet,
     message_count,
     probe_app,
-    publish_with,
     unique,
     wait_job,
     wait_until,
 )
-from worker.broker import broker_messages
-from worker.cli.services import EmbeddedRedis, start_redis
-from worker.jobs.store import JobStore
-from worker.jobs.submit import submit
+from worker.celery_app import publish_job
+from worker.jobs.service import JobService
+from worker.output.files import ResultStore
+from worker.recovery.queue_contents import broker_messages
 from worker.settings import get_settings
+from worker.stack.services import EmbeddedRedis, start_redis
+from worker.store.jobs import JobStore
 
 JOBS = 50
 QUEUE = "sd.deliberate_v6"
@@ -71,7 +72,7 @@ def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_comple
     processes.control = own_app  # the workers of this test answer pings on its own Redis
 
     def publish(job_id: str, queue: str) -> None:
-        publish_with(own_app, job_id, queue)
+        publish_job(job_id, queue, via=own_app)
 
     def new_job(n: int, *, published: bool = True) -> str:
         data = {
@@ -81,8 +82,14 @@ def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_comple
             "width": 64,
             "height": 64,
         }
-        return submit(data, store=job_store, resolver=fleet.resolver, settings=get_settings(),
-                      publish=publish if published else lambda job_id, queue: None)  # fmt: skip
+        service = JobService(
+            store=job_store,
+            resolver=fleet.resolver,
+            settings=get_settings(),
+            results=ResultStore(get_settings().result_dir),
+            publish=publish if published else lambda job_id, queue: None,
+        )
+        return service.submit(data)
 
     # Given a sweeper on this Redis, which has already published a job whose publish was lost
     sweeper = [sys.executable, "-m", "worker.cli.main", "sweeper", "--interval-s=0.5", "--grace-s=1"]

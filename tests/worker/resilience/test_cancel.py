@@ -10,7 +10,7 @@ from emulator import gpu
 from emulator.arch import Arch
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, wait_job, wait_until
-from worker.jobs.store import JobStore
+from worker.store.jobs import JobStore
 
 TIME_SCALE = 0.02  # sdfleet_env's A1111_EMU_TIME_SCALE
 

@@ -23,8 +23,8 @@ from emulator.arch import Arch
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job
 from worker.a1111.payload import build_txt2img
-from worker.db.models import Job
-from worker.metadata import PNG_SIGNATURE, png_chunks
+from worker.output.png_chunks import PNG_SIGNATURE, png_chunks
+from worker.store.models import Job
 
 PRECISION = gpu.Precision(no_half_vae=True)  # our A1111 flags include --no-half-vae
 HOLDS, SIZE = 3, 256  # the card holds 3 images of 256×256, not 4

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import Fleet, launched_worker, unique, wait_job, wait_until
-from worker.jobs.store import JobStore
+from worker.store.jobs import JobStore
 
 JOBS = 5
 

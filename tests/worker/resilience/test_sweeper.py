@@ -1,6 +1,6 @@
-"""One sweep of `worker/sweeper.py` on real Postgres, with the broker's side injected: what is published
-again, and what is not. It runs on this package's own database: a sweep of the session's would also find
-every job the suite's other tests left behind (and only the first 100 expired leases).
+"""One sweep of `worker/recovery/sweeper.py` on real Postgres, with the broker's side injected: what is
+published again, and what is not. It runs on this package's own database: a sweep of the session's would
+also find every job the suite's other tests left behind (and only the first 100 expired leases).
 
 The end-to-end runs (a real sweeper process after a worker is SIGKILLed, after Redis loses its data) are
 test_worker_loss.py and test_broker_loss.py.
@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from worker.jobs.records import NewJob, utcnow
-from worker.jobs.store import JobStore
-from worker.sweeper import SweepReport, sweep_once
+from worker.recovery.sweeper import SweepReport, sweep_once
+from worker.store.jobs import JobStore
+from worker.store.records import NewJob, utcnow
 
 
 def _job(store: JobStore, *, max_attempts: int = 3) -> uuid.UUID:
     new = NewJob("deliberate_v6", f"sd.sweep-{uuid.uuid4().hex[:6]}", {"prompt": "x"}, 1, 1, max_attempts)
-    return store.create(new).id
+    return store.create(new)[0].id
 
 
 class Broker:

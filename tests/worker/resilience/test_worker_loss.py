@@ -21,7 +21,7 @@ from tests.worker.resilience.conftest import (
     wait_job,
     wait_until,
 )
-from worker.jobs.store import JobStore
+from worker.store.jobs import JobStore
 
 
 def sweeper_command(interval_s: float, grace_s: float) -> list[str]:

@@ -1,0 +1,78 @@
+"""`sdfleet up` runs the whole stack in the foreground and stops all of it on SIGTERM and on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from worker.stack.services import free_port
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_serves_and_stops_everything(
+    sdfleet_env: dict[str, str], tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    api_port, flower_port, a1111_port = free_port(), free_port(), free_port()
+    env = {**os.environ, **sdfleet_env, "SDFLEET_STATE_DIR": str(tmp_path / "state")}
+    ports = ["--api-port", str(api_port), "--flower-port", str(flower_port), "--a1111-port", str(a1111_port)]
+    args = [sys.executable, "-m", "worker.cli.main", "up", "--time-scale", "0.02", *ports]
+    log = open(tmp_path / "up.log", "wb")  # closed in finally
+    up = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while b"sdfleet is up" not in (tmp_path / "up.log").read_bytes():
+            assert up.poll() is None, (tmp_path / "up.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.2)
+        # Then the API answers, Flower wants credentials, and the stack has its processes
+        assert httpx.get(f"http://127.0.0.1:{api_port}/readyz").json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{flower_port}/").status_code == 401
+        credentials = (tmp_path / "state" / "flower-credentials").read_text().strip().split(":", 1)
+        assert httpx.get(f"http://127.0.0.1:{flower_port}/", auth=tuple(credentials)).status_code == 200
+        children = _descendants(up.pid)
+        assert len(children) >= 5  # two workers (and their pool processes), the API, Flower, the sweeper
+        # When it is asked to stop
+        up.send_signal(stop_signal)
+        assert up.wait(60) == 0, (tmp_path / "up.log").read_text()
+        # Then nothing it started is left
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [pid for pid in children if _alive(pid)] == []
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        log.close()

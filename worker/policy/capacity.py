@@ -1,0 +1,86 @@
+"""Where what each GPU holds is remembered, per (GPU, architecture, width × height).
+
+`PostgresCapacity` is shared by all workers and survives restarts, so the next job of a shape that ran
+out of memory is pre-split and does not OOM again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.policy.oom import ShapeCapacity
+from worker.store.models import GpuCapacity
+
+
+class CapacityMemory(Protocol):
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity: ...
+
+    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None: ...
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        """The largest batch of this shape any *other* GPU is known to have completed."""
+        ...
+
+    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None: ...
+
+    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None: ...
+
+
+class PostgresCapacity:
+    """Capacity memory in the `gpu_capacity` table; each update is a locked read-modify-write."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
+        with self._sessions() as session:
+            row = session.get(GpuCapacity, (gpu, architecture, pixels))
+            if row is None:
+                return ShapeCapacity()
+            return ShapeCapacity(row.largest_ok, row.smallest_oom, row.batch_limit)
+
+    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        return self.known(gpu, architecture, pixels).limit
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        with self._sessions() as session:
+            return session.scalar(
+                select(func.max(GpuCapacity.largest_ok)).where(
+                    GpuCapacity.gpu != gpu,
+                    GpuCapacity.architecture == architecture,
+                    GpuCapacity.pixels == pixels,
+                )
+            )
+
+    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
+        self._update(gpu, architecture, pixels, lambda c: c.after_oom(batch_size))
+
+    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
+        self._update(gpu, architecture, pixels, lambda c: c.after_success(batch_size))
+
+    def _update(
+        self, gpu: str, architecture: str, pixels: int, change: Callable[[ShapeCapacity], ShapeCapacity]
+    ) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                insert(GpuCapacity)
+                .values(gpu=gpu, architecture=architecture, pixels=pixels)
+                .on_conflict_do_nothing()
+            )
+            row = session.scalar(
+                select(GpuCapacity)
+                .where(
+                    GpuCapacity.gpu == gpu,
+                    GpuCapacity.architecture == architecture,
+                    GpuCapacity.pixels == pixels,
+                )
+                .with_for_update()
+            )
+            assert row is not None  # inserted above if it was missing
+            new = change(ShapeCapacity(row.largest_ok, row.smallest_oom, row.batch_limit))
+            row.largest_ok, row.smallest_oom, row.batch_limit = new.largest_ok, new.smallest_oom, new.limit

@@ -1,0 +1,252 @@
+"""The job logic a task calls: claim, generate as a plan of sub-batches, check, store, commit.
+
+It knows nothing of Celery: it returns an `Outcome` and the task turns that into an ack, a retry or a
+result. Every write after the claim is fenced by the attempt number.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.a1111.backend import Backend, Watch
+from worker.a1111.payload import build_txt2img
+from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
+from worker.output.checks import check_images
+from worker.output.encode import output_image
+from worker.output.files import ResultStore, sha256_hex
+from worker.policy.capacity import CapacityMemory
+from worker.policy.deadlines import generation_deadline_s
+from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
+from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry
+from worker.registry.resolver import CheckpointFile
+from worker.settings import RunLimits
+from worker.store.jobs import JobStore
+from worker.store.records import AttemptReport, Claim, StoredImage
+from worker.vocabulary import FailureCategory, RunOutcome
+
+log = logging.getLogger(__name__)
+RENEW_EVERY_S = 2.0  # how often a running job renews its lease and looks for a cancel
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery of a job."""
+
+    kind: RunOutcome
+    queue: str = ""  # where to publish the job again (RETRY)
+    retry_in_s: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class _Progress:
+    images: list[StoredImage] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    report: AttemptReport = field(default_factory=lambda: AttemptReport(batch_size=0))
+    shape: tuple[str, str, int] | None = None  # (GPU, architecture, pixels) once the checkpoint is known
+    held: bool = False  # this GPU is known to have completed this shape (before or during this attempt)
+
+    def note(self, size: int, first_index: int, outcome: str, seconds: float) -> None:
+        """One A1111 call of this attempt, for the attempt's timings."""
+        calls = self.report.timings.setdefault("sub_batches", [])
+        calls.append({"size": size, "first_index": first_index, "outcome": outcome, "s": round(seconds, 3)})
+
+
+class JobRunner:
+    """Runs jobs on one GPU's A1111 for one worker."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        backend: Backend,
+        results: ResultStore,
+        capacity: CapacityMemory,
+        checkpoint_file: Callable[[str], CheckpointFile],
+        mark_used: Callable[..., None] = lambda *names: None,
+        worker_name: str,
+        gpu_key: str,
+        limits: RunLimits,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.results = results
+        self.capacity = capacity
+        self._checkpoint_file = checkpoint_file
+        self._mark_used = mark_used  # the registry's last-used times (best effort, throttled)
+        self.worker_name = worker_name
+        self.gpu_key = gpu_key
+        self.limits = limits
+        self._clock = clock
+
+    def run(self, job_id: uuid.UUID) -> Outcome:
+        """Run one delivery of `job_id`; never raises for a job's own failure (it is recorded)."""
+        claim = self.store.claim(job_id, self.worker_name, self.limits.lease_s)
+        if claim is None:
+            return Outcome(RunOutcome.DUPLICATE, reason="finished, cancelled or held by a live lease")
+        progress = _Progress(report=AttemptReport(batch_size=claim.batch_size))
+        if claim.attempt > claim.max_attempts:
+            # Deliveries that never recorded an outcome (e.g. the worker process was killed each time).
+            last = claim.previous_categories[-1] if claim.previous_categories else "backend_crashed"
+            self.store.fail(
+                claim.job_id,
+                claim.attempt,
+                FailureCategory(last),
+                f"gave up: {claim.attempt - 1} attempts were used without a result",
+                progress.report,
+            )
+            return Outcome(RunOutcome.FINISHED, reason="attempts exhausted")
+        started = self._clock()
+        try:
+            self._generate(claim, progress)
+        except SdfleetError as exc:
+            progress.report.timings["total_s"] = round(self._clock() - started, 3)
+            return self._after_failure(claim, exc, progress)
+        progress.report.timings["total_s"] = round(self._clock() - started, 3)
+        if not self.store.complete(
+            claim.job_id, claim.attempt, progress.images, progress.info, progress.report
+        ):
+            log.warning("job %s attempt %s was fenced off; its images are discarded", job_id, claim.attempt)
+        else:
+            self._mark_used(claim.checkpoint, *(lora["name"] for lora in claim.params.get("loras", [])))
+        return Outcome(RunOutcome.FINISHED)
+
+    def _generate(self, claim: Claim, progress: _Progress) -> None:
+        params = claim.params
+        checkpoint = self._checkpoint_file(claim.checkpoint)
+        t0 = self._clock()
+        self.backend.ensure_ready()
+        self.backend.ensure_checkpoint(checkpoint.filename)
+        progress.report.timings["prepare_s"] = round(self._clock() - t0, 3)
+        shape = (self.gpu_key, checkpoint.architecture, params["width"] * params["height"])
+        progress.shape = shape
+        progress.held = self.capacity.known(*shape).largest_ok is not None
+        cleanups: list[Cleanup] = []
+        total = claim.batch_size
+        while len(progress.images) < total:
+            remaining = total - len(progress.images)
+            chunk = next_chunk(remaining, self.capacity.known_max(*shape))
+            progress.report.batch_size = chunk
+            done = len(progress.images)
+            payload = build_txt2img(params, seed=claim.seed + done, batch_size=chunk)
+            t1 = self._clock()
+            try:
+                result = self.backend.generate(payload, self._watch(claim, params, chunk))
+            except BackendOutOfMemory as exc:
+                progress.note(chunk, done, "oom", self._clock() - t1)
+                progress.report.oom_count += 1
+                self.capacity.record_oom(*shape, batch_size=chunk)
+                if chunk > 1:
+                    log.info("OOM at batch %s for job %s; splitting", chunk, claim.job_id)
+                    continue
+                step = emergency_cleanup(
+                    cleanups, held_before=progress.held, can_restart=self.backend.process.restartable
+                )
+                if step is Cleanup.GIVE_UP:
+                    tried = ", ".join(c.value for c in cleanups)
+                    raise BackendOutOfMemory(f"out of memory even at batch 1 after {tried}: {exc}") from exc
+                self._cleanup(step, checkpoint.filename)
+                cleanups.append(step)
+                progress.report.timings["cleanups"] = [c.value for c in cleanups]
+                continue
+            except SdfleetError as exc:
+                progress.note(chunk, done, exc.category.value, self._clock() - t1)
+                raise
+            progress.note(chunk, done, "ok", self._clock() - t1)
+            progress.held = True
+            self.capacity.record_success(*shape, batch_size=chunk)
+            checked = check_images(
+                result.images, expected_count=chunk, width=params["width"], height=params["height"]
+            )
+            if not progress.info:
+                progress.info = result.info
+            for offset, image in enumerate(checked):
+                index = done + offset
+                stored = output_image(image, params, job_id=claim.job_id, attempt=claim.attempt)
+                path = self.results.write(claim.job_id, claim.attempt, index, stored.data, stored.suffix)
+                progress.images.append(
+                    StoredImage(
+                        index=index,
+                        seed=claim.seed + index,
+                        storage_path=path,
+                        width=image.width,
+                        height=image.height,
+                        sha256=sha256_hex(stored.data),
+                        infotext=image.infotext,
+                    )
+                )
+
+    def _watch(self, claim: Claim, params: dict[str, Any], chunk: int) -> Watch:
+        deadline = generation_deadline_s(
+            steps=params["steps"], width=params["width"], height=params["height"], batch_size=chunk
+        )
+
+        lease_s = self.limits.lease_s
+        every_s = min(lease_s / 6, RENEW_EVERY_S)
+        last: list[float] = [float("-inf")]
+
+        def tick() -> bool:
+            """Renew the lease (which also reports a cancel) at most every `every_s`, not every poll."""
+            now = self._clock()
+            if now - last[0] < every_s:
+                return False
+            last[0] = now
+            cancel = self.store.renew_lease(claim.job_id, claim.attempt, lease_s)
+            if cancel is None:
+                raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
+            return cancel
+
+        stall_s = self.limits.stall_s if self.limits.stall_s is not None else max(60.0, deadline / 4)
+        return Watch(
+            deadline_s=deadline, stall_s=stall_s, tick=tick, interrupt_grace_s=self.limits.interrupt_grace_s
+        )
+
+    def _cleanup(self, step: Cleanup, checkpoint_file: str) -> None:
+        """Before another try at batch 1: free VRAM by reloading the checkpoint, or restart A1111."""
+        if step is Cleanup.RELOAD:
+            log.warning("OOM at batch 1: unloading and reloading the checkpoint before one more try")
+            self.backend.reload_checkpoint()
+        else:
+            log.warning("OOM at batch 1 on a shape this GPU has held: restarting A1111 before one more try")
+            self.backend.restart("CUDA out of memory at batch 1 on a shape it has held", checkpoint_file)
+
+    def _after_failure(self, claim: Claim, exc: SdfleetError, progress: _Progress) -> Outcome:
+        category = exc.category
+        message = str(exc)
+        if isinstance(exc, JobRejected | JobCancelled):
+            self.store.fail(claim.job_id, claim.attempt, category, message, progress.report)
+            return Outcome(RunOutcome.FINISHED, reason=category.value)
+        previous = [FailureCategory(c) for c in claim.previous_categories]
+        decision: RetryDecision = decide_retry(
+            category, claim.attempt, claim.max_attempts, previous, self._gpu_knowledge(category, progress)
+        )
+        if decision.retry:
+            if self.store.hand_back(claim.job_id, claim.attempt, category, message, progress.report):
+                log.info(
+                    "job %s attempt %s: %s; retrying in %ss",
+                    claim.job_id,
+                    claim.attempt,
+                    message,
+                    decision.delay_s,
+                )
+                return Outcome(
+                    RunOutcome.RETRY, queue=claim.queue, retry_in_s=decision.delay_s, reason=category.value
+                )
+            return Outcome(RunOutcome.DUPLICATE, reason="fenced off")
+        self.store.fail(
+            claim.job_id, claim.attempt, category, f"{message} ({decision.reason})", progress.report
+        )
+        return Outcome(RunOutcome.FINISHED, reason=category.value)
+
+    def _gpu_knowledge(self, category: FailureCategory, progress: _Progress) -> GpuKnowledge | None:
+        """For an OOM: whether this GPU held the shape before, and the most another GPU is known to hold."""
+        if category is not FailureCategory.OOM or progress.shape is None:
+            return None
+        elsewhere = self.capacity.held_elsewhere(*progress.shape)
+        return GpuKnowledge(held_here=1 if progress.held else None, held_elsewhere=elsewhere)

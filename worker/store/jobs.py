@@ -1,0 +1,354 @@
+"""Reads and fenced writes of the job record.
+
+Every write a worker makes after its claim names the attempt number it claimed: a stale or duplicate
+attempt matches no row and changes nothing (the fencing token of celery-notes §7).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from worker.errors import InvalidRequest, JobNotFound
+from worker.store.models import Attempt, Image, Job
+from worker.store.records import (
+    AttemptReport,
+    Claim,
+    ExpiredLease,
+    LeaseExpiry,
+    NewJob,
+    StoredImage,
+    utcnow,
+)
+from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
+
+
+class JobStore:
+    """The job record in Postgres. Each method is one short transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, clock: Callable[[], datetime] = utcnow) -> None:
+        self._sessions = sessions
+        self._clock = clock
+
+    def create(self, new: NewJob) -> tuple[Job, bool]:
+        """Record a queued job: (the job, True). With an idempotency key its owner used already, the
+        existing job is returned instead: (that job, False).
+
+        `published_at` is set with the row: the caller publishes right after the commit, and a crash in
+        between leaves a job the sweeper finds in no queue and publishes.
+        """
+        job = Job(
+            id=uuid.uuid4(),
+            status=JobStatus.QUEUED.value,
+            checkpoint=new.checkpoint,
+            queue=new.queue,
+            params=new.params,
+            seed=new.seed,
+            batch_size=new.batch_size,
+            attempt=0,
+            max_attempts=new.max_attempts,
+            owner=new.owner,
+            idempotency_key=new.idempotency_key,
+            published_at=self._clock(),
+        )
+        with self._sessions() as session:
+            session.add(job)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if new.idempotency_key is None:
+                    raise
+                existing = session.scalar(select(Job).where(Job.idempotency_key == new.idempotency_key))
+                if existing is None:
+                    raise
+                if existing.owner != new.owner:
+                    raise InvalidRequest(
+                        "Idempotency-Key is already used by another caller", field="Idempotency-Key"
+                    ) from None
+                return existing, False
+        return job, True
+
+    def mark_published(self, job_id: uuid.UUID) -> None:
+        with self._sessions.begin() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(published_at=self._clock()))
+
+    def claim(self, job_id: uuid.UUID, worker: str, lease_s: float) -> Claim | None:
+        """Take the job for one attempt; None if it is finished, cancelled or held by a live lease."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = session.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.cancel_requested.is_(False),
+                    (Job.status == JobStatus.QUEUED.value)
+                    | ((Job.status == JobStatus.RUNNING.value) & (Job.lease_expires_at < now)),
+                )
+                .values(
+                    status=JobStatus.RUNNING.value,
+                    attempt=Job.attempt + 1,
+                    worker=worker,
+                    lease_expires_at=now + timedelta(seconds=lease_s),
+                    started_at=now,
+                )
+                .returning(
+                    Job.attempt,
+                    Job.checkpoint,
+                    Job.queue,
+                    Job.params,
+                    Job.seed,
+                    Job.batch_size,
+                    Job.max_attempts,
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            # A lease that expired under another worker: that attempt is lost, not still running.
+            session.execute(
+                update(Attempt)
+                .where(Attempt.job_id == job_id, Attempt.outcome == AttemptOutcome.RUNNING.value)
+                .values(
+                    outcome=AttemptOutcome.LOST.value,
+                    category=FailureCategory.BACKEND_UNAVAILABLE.value,
+                    message=f"its lease expired; attempt {row.attempt} was claimed by {worker}",
+                    finished_at=now,
+                )
+            )
+            previous = session.scalars(
+                select(Attempt.category)
+                .where(Attempt.job_id == job_id, Attempt.category.is_not(None))
+                .order_by(Attempt.number)
+            ).all()
+            session.add(Attempt(job_id=job_id, number=row.attempt, worker=worker, batch_size=row.batch_size))
+        return Claim(
+            job_id,
+            row.attempt,
+            row.checkpoint,
+            row.queue,
+            row.params,
+            row.seed,
+            row.batch_size,
+            row.max_attempts,
+            tuple(c for c in previous if c is not None),
+        )
+
+    def renew_lease(self, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool | None:
+        """Extend the lease; returns whether a cancel was requested, or None if the claim is lost."""
+        with self._sessions.begin() as session:
+            return session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempt == attempt, Job.status == JobStatus.RUNNING.value)
+                .values(lease_expires_at=self._clock() + timedelta(seconds=lease_s))
+                .returning(Job.cancel_requested)
+            ).scalar_one_or_none()
+
+    def complete(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        images: Sequence[StoredImage],
+        info: dict[str, Any],
+        report: AttemptReport,
+    ) -> bool:
+        """Record success with its images in one transaction; False if the attempt was fenced off."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            if not self._finish(session, job_id, attempt, JobStatus.SUCCEEDED, None, None, info, now):
+                return False
+            session.add_all(Image(job_id=job_id, **vars(image)) for image in images)
+            self._end_attempt(session, job_id, attempt, AttemptOutcome.SUCCEEDED, None, None, report, now)
+        return True
+
+    def fail(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        category: FailureCategory,
+        message: str,
+        report: AttemptReport,
+    ) -> bool:
+        """Record a final failure (or `cancelled`); False if the attempt was fenced off."""
+        now = self._clock()
+        status = JobStatus.CANCELLED if category is FailureCategory.CANCELLED else JobStatus.FAILED
+        outcome = AttemptOutcome.CANCELLED if status is JobStatus.CANCELLED else AttemptOutcome.FAILED
+        with self._sessions.begin() as session:
+            if not self._finish(session, job_id, attempt, status, category, message, None, now):
+                return False
+            self._end_attempt(session, job_id, attempt, outcome, category, message, report, now)
+        return True
+
+    def hand_back(
+        self,
+        job_id: uuid.UUID,
+        attempt: int,
+        category: FailureCategory,
+        message: str,
+        report: AttemptReport,
+    ) -> bool:
+        """End this attempt as retried and put the job back to `queued`; False if fenced off."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempt == attempt, Job.status == JobStatus.RUNNING.value)
+                .values(status=JobStatus.QUEUED.value, lease_expires_at=None, worker=None)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            self._end_attempt(
+                session, job_id, attempt, AttemptOutcome.RETRIED, category, message, report, now
+            )
+        return True
+
+    def request_cancel(self, job_id: uuid.UUID) -> Job:
+        """Cancel a queued job at once; ask a running one to stop. Finished jobs are left as they are."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+                .values(
+                    status=JobStatus.CANCELLED.value,
+                    cancel_requested=True,
+                    failure_category=FailureCategory.CANCELLED.value,
+                    failure_message="cancelled by the caller before it ran",
+                    finished_at=now,
+                )
+            )
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+                .values(cancel_requested=True)
+            )
+        return self.get(job_id)
+
+    def expired_leases(self, now: datetime, limit: int = 100) -> list[ExpiredLease]:
+        """Running jobs whose lease ran out: their worker stopped renewing it."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Job.id, Job.attempt, Job.queue)
+                .where(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now)
+                .limit(limit)
+            ).all()
+            return [ExpiredLease(row.id, row.attempt, row.queue) for row in rows]
+
+    def expire_lease(self, job_id: uuid.UUID, attempt: int, now: datetime) -> LeaseExpiry:
+        """Record the attempt as lost; hand the job back, or fail it if it has no attempts left.
+
+        SKIPPED when the lease is no longer expired under that attempt (renewed, finished, taken over)
+        or another sweeper holds the row: then nothing was changed.
+        """
+        with self._sessions.begin() as session:
+            job = session.scalar(
+                select(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.attempt == attempt,
+                    Job.status == JobStatus.RUNNING.value,
+                    Job.lease_expires_at < now,
+                )
+                .with_for_update(skip_locked=True)
+            )
+            if job is None:
+                return LeaseExpiry.SKIPPED
+            message = f"worker {job.worker} stopped renewing its lease (it died or lost its connection)"
+            category = FailureCategory.BACKEND_UNAVAILABLE
+            retry = job.attempt < job.max_attempts
+            job.lease_expires_at = None
+            if retry:
+                job.status, job.worker = JobStatus.QUEUED.value, None
+            else:
+                job.status, job.finished_at = JobStatus.FAILED.value, now
+                job.failure_category = category.value
+                job.failure_message = f"{message}; gave up after {job.attempt} attempts"
+            session.execute(
+                update(Attempt)
+                .where(Attempt.job_id == job_id, Attempt.number == attempt)
+                .values(
+                    outcome=AttemptOutcome.LOST.value,
+                    category=category.value,
+                    message=message,
+                    finished_at=now,
+                )
+            )
+            return LeaseExpiry.HANDED_BACK if retry else LeaseExpiry.FAILED
+
+    def queued_before(self, moment: datetime, limit: int = 500) -> list[tuple[uuid.UUID, str]]:
+        """(job id, queue) of queued jobs not changed since `moment`: candidates for re-publishing."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Job.id, Job.queue)
+                .where(Job.status == JobStatus.QUEUED.value, Job.updated_at < moment)
+                .order_by(Job.created_at)
+                .limit(limit)
+            ).all()
+            return [(row.id, row.queue) for row in rows]
+
+    def get(self, job_id: uuid.UUID) -> Job:
+        """The job with its attempts and images; raises JobNotFound."""
+        with self._sessions() as session:
+            job = session.scalar(
+                select(Job)
+                .where(Job.id == job_id)
+                .options(selectinload(Job.attempts), selectinload(Job.images))
+            )
+            if job is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            return job
+
+    @staticmethod
+    def _finish(
+        session: Session,
+        job_id: uuid.UUID,
+        attempt: int,
+        status: JobStatus,
+        category: FailureCategory | None,
+        message: str | None,
+        info: dict[str, Any] | None,
+        now: datetime,
+    ) -> bool:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.attempt == attempt, Job.status == JobStatus.RUNNING.value)
+            .values(
+                status=status.value,
+                failure_category=category.value if category else None,
+                failure_message=message,
+                info=info,
+                lease_expires_at=None,
+                finished_at=now,
+            )
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _end_attempt(
+        session: Session,
+        job_id: uuid.UUID,
+        attempt: int,
+        outcome: AttemptOutcome,
+        category: FailureCategory | None,
+        message: str | None,
+        report: AttemptReport,
+        now: datetime,
+    ) -> None:
+        session.execute(
+            update(Attempt)
+            .where(Attempt.job_id == job_id, Attempt.number == attempt)
+            .values(
+                outcome=outcome.value,
+                category=category.value if category else None,
+                message=message,
+                batch_size=report.batch_size,
+                oom_count=report.oom_count,
+                timings=report.timings,
+                finished_at=now,
+            )
+        )

@@ -1,0 +1,173 @@
+"""The Postgres record: jobs, their attempts and their images (SQLAlchemy 2 models).
+
+Statuses and categories are strings guarded by named CHECK constraints, not native enums, so that a
+new value is one hand-written migration (see celery-notes §7).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Job(Base):
+    """One text-to-image request: the source of truth for its status."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", JobStatus), name="status"),
+        CheckConstraint(
+            f"failure_category IS NULL OR {_in('failure_category', FailureCategory)}",
+            name="failure_category",
+        ),
+        CheckConstraint("attempt >= 0", name="attempt_non_negative"),
+        Index(
+            "ix_jobs_pending", "status", "created_at", postgresql_where=text("status IN ('queued','running')")
+        ),
+        Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text("status = 'running'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
+    checkpoint: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str] = mapped_column(String(160))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    failure_category: Mapped[str | None] = mapped_column(String(32))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    info: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    owner: Mapped[str | None] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="job", order_by="Attempt.number", cascade="all, delete-orphan"
+    )
+    images: Mapped[list[Image]] = relationship(
+        back_populates="job", order_by="Image.index", cascade="all, delete-orphan"
+    )
+
+
+class Attempt(Base):
+    """One try of a job by one worker, fenced by its number."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("job_id", "number", name="uq_attempts_job_id_number"),
+        CheckConstraint(_in("outcome", AttemptOutcome), name="outcome"),
+        CheckConstraint(f"category IS NULL OR {_in('category', FailureCategory)}", name="category"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(16), default=AttemptOutcome.RUNNING.value)
+    batch_size: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+    oom_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    timings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    job: Mapped[Job] = relationship(back_populates="attempts")
+
+
+class Image(Base):
+    """One stored image of a succeeded job."""
+
+    __tablename__ = "images"
+    __table_args__ = (UniqueConstraint("job_id", "index", name="uq_images_job_id_index"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    index: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    storage_path: Mapped[str] = mapped_column(Text)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    infotext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    job: Mapped[Job] = relationship(back_populates="images")
+
+
+class ApiKey(Base):
+    """A caller's API key; only its SHA-256 is stored, never the key."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GpuCapacity(Base):
+    """What one GPU is known to hold for one shape; read before a job is planned, written after."""
+
+    __tablename__ = "gpu_capacity"
+
+    gpu: Mapped[str] = mapped_column(String(200), primary_key=True)
+    architecture: Mapped[str] = mapped_column(String(16), primary_key=True)
+    pixels: Mapped[int] = mapped_column(Integer, primary_key=True)
+    largest_ok: Mapped[int | None] = mapped_column(Integer)
+    smallest_oom: Mapped[int | None] = mapped_column(Integer)
+    batch_limit: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,61 @@
+"""The job vocabulary: statuses, failure categories, and what one delivery or one attempt came to.
+
+These values are stored in Postgres (guarded by CHECK constraints built from them) and returned by the
+API; everything else names them through these enums, never as bare strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life; see DESIGN.md "Job statuses"."""
+
+    QUEUED = "queued"  # row written, message published (or about to be re-published by the sweeper)
+    RUNNING = "running"  # claimed by a worker under an attempt number; the lease says until when
+    SUCCEEDED = "succeeded"  # images stored and committed with the row
+    FAILED = "failed"  # ended with a failure category that is not retried any more
+    CANCELLED = "cancelled"  # the caller asked; a running job was interrupted in A1111
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class FailureCategory(StrEnum):
+    """Why an attempt or a job failed; decides whether it is retried (DESIGN.md "Failure taxonomy")."""
+
+    INVALID_REQUEST = "invalid_request"  # caller's parameters out of range or inconsistent
+    MODEL_NOT_FOUND = "model_not_found"  # checkpoint not in the registry or not on the volume
+    LORA_NOT_FOUND = "lora_not_found"  # LoRA not in the registry or not on the volume
+    LORA_INCOMPATIBLE = "lora_incompatible"  # LoRA base (SD1.5/SDXL) differs from the checkpoint's
+    MODEL_INVALID = "model_invalid"  # fails safetensors validation, or is a pickle
+    CONTENT_BLOCKED = "content_blocked"  # prompt refused by the content policy
+    OOM = "oom"  # CUDA OOM even at batch 1 after cleanup
+    BACKEND_UNAVAILABLE = "backend_unavailable"  # A1111 not answering, not started, or erroring
+    BACKEND_CRASHED = "backend_crashed"  # A1111 process died during the job
+    TIMEOUT = "timeout"  # generation exceeded its deadline; A1111 was interrupted
+    OUTPUT_INVALID = "output_invalid"  # undecodable, wrong size or count, blank image
+    CANCELLED = "cancelled"  # cancelled by the caller
+    INTERNAL = "internal"  # our bug
+
+
+class AttemptOutcome(StrEnum):
+    """How one attempt (one claim of a job by one worker) ended."""
+
+    RUNNING = "running"  # not ended yet: the worker holds the lease
+    SUCCEEDED = "succeeded"  # its images were committed with the job
+    FAILED = "failed"  # it ended the job as failed
+    RETRIED = "retried"  # it failed in a way the retry policy retries: the job was queued again
+    LOST = "lost"  # its worker stopped renewing the lease; the sweeper or the next claim ended it
+    CANCELLED = "cancelled"  # the caller cancelled the job while it ran
+
+
+class RunOutcome(StrEnum):
+    """What one delivery of a job's message came to, as the runner tells the task."""
+
+    FINISHED = "finished"  # the job reached a terminal status (or was already there): ack the message
+    DUPLICATE = "duplicate"  # another delivery holds the job, or this attempt was fenced off: drop it
+    RETRY = "retry"  # the attempt was handed back: publish the job again after a delay
+
