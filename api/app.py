@@ -13,6 +13,7 @@ from api.routes import a1111, health, jobs, metrics, models
 from api.settings import ApiSettings
 from worker.celery_app import configure
 from worker.context import build_producer
+from worker.events.waiting import AsyncJobEvents
 from worker.policy.content import policy_for
 from worker.settings import install
 from worker.store.api_keys import ApiKeys
@@ -29,14 +30,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         install(settings)
         configure(settings)
         producer = build_producer(settings)
+        assert settings.redis_url is not None  # build_producer refuses to start without it
+        events = AsyncJobEvents(settings.redis_url)
         app.state.resources = Resources(
             settings=settings,
             engine=producer.engine,
             jobs=producer.jobs,
             keys=ApiKeys(make_session_factory(producer.engine)),
+            events=events,
         )
         yield
+        await events.close()
         producer.engine.dispose()
+        producer.events.close()
 
     app = FastAPI(
         title="sdfleet",

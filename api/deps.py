@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBasicC
 from sqlalchemy import Engine
 
 from api.settings import ApiSettings
+from worker.events.waiting import AsyncJobEvents
 from worker.jobs.service import JobService
 from worker.store.api_keys import ApiKeys, Caller
 
@@ -22,6 +23,7 @@ class Resources:
     engine: Engine
     jobs: JobService
     keys: ApiKeys
+    events: AsyncJobEvents  # job event streams, read without blocking the event loop
 
 
 def get_resources(request: Request) -> Resources:

@@ -1,4 +1,4 @@
-"""Alembic environment: our models' metadata; Celery's result tables live in schema `celery`, untouched."""
+"""Alembic environment: our models' metadata, online or offline."""
 
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes, base_env
 from tests.helpers.services import claim_empty_redis_db, release_redis_db
-from worker.celery_app import app as celery_app
 from worker.celery_app import configure
 from worker.context import close_producer_context
 from worker.settings import CoreSettings, install
@@ -129,8 +128,6 @@ def sdfleet_env(
     configure(settings)
     yield values
     close_producer_context()
-    backend = celery_app.backend  # the result backend's engine: close its pooled connections
-    backend.session_manager.invalidate(backend.url)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from celery import Celery
 from worker.errors import ConfigurationError
 from worker.jobs.queues import CONTROL_QUEUE
 from worker.settings import CoreSettings, get_settings
-from worker.store.engine import sqlalchemy_url
 
 app = Celery("sdfleet", include=["worker.tasks", "worker.signals"])
 TASK_NAME = "sdfleet.txt2img"  # the one task; `worker.tasks.txt2img`
@@ -32,21 +31,16 @@ def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, A
             "no broker URL: set SDFLEET_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
             "or run `sdfleet up`, which starts an embedded Redis"
         )
-    urls: dict[str, Any] = {}
-    if settings.redis_url and (settings.database_url or strict):
-        urls = {
-            "broker_url": settings.redis_url,
-            "result_backend": "db+" + sqlalchemy_url(settings.database_url),
-        }
+    urls: dict[str, Any] = {"broker_url": settings.redis_url} if settings.redis_url else {}
     visibility_timeout = settings.visibility_timeout_s
     return {
         **urls,
-        "database_table_schemas": {"task": "celery", "group": "celery"},
-        "database_engine_options": {"pool_pre_ping": True, "pool_recycle": 3600},
-        "result_extended": True,
-        "result_expires": 7 * 24 * 3600,
+        # No result backend: the job row is the result. `.get()` and the API read it, woken by the
+        # job's event stream (worker.events), so no STARTED or SUCCESS write is made per job.
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_track_started": False,
         "task_serializer": "json",
-        "result_serializer": "json",
         "accept_content": ["json"],
         "enable_utc": True,
         # At-least-once delivery; the Postgres claim/fence makes a second delivery harmless.
@@ -58,7 +52,6 @@ def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, A
         "task_default_retry_delay": min(5, settings.max_retry_delay_s),
         "task_time_limit": settings.task_time_limit_s,
         "task_soft_time_limit": settings.task_time_limit_s - 30,
-        "task_track_started": True,
         "task_send_sent_event": True,
         "task_default_queue": CONTROL_QUEUE,
         # One GPU = one worker = one A1111 = one job at a time.
@@ -81,7 +74,6 @@ def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, A
             "socket_keepalive": True,
             "health_check_interval": 25,
         },
-        "result_backend_transport_options": {"visibility_timeout": visibility_timeout},
         "visibility_timeout": visibility_timeout,
     }
 

@@ -12,7 +12,8 @@ from worker.a1111.attached import AttachedA1111
 from worker.a1111.backend import Backend, OwnedProcess
 from worker.a1111.client import A1111Client
 from worker.a1111.launch import launch_supervisor
-from worker.errors import InternalError
+from worker.errors import ConfigurationError, InternalError
+from worker.events.stream import JobEvents
 from worker.jobs.service import JobService
 from worker.output.files import ResultStore
 from worker.policy.capacity import CapacityMemory, PostgresCapacity
@@ -30,6 +31,7 @@ class ProducerContext:
     settings: CoreSettings
     engine: Engine
     jobs: JobService
+    events: JobEvents
 
 
 @dataclass
@@ -42,10 +44,12 @@ class WorkerContext:
     backend: Backend
     runner: JobRunner
     capacity: CapacityMemory
+    events: JobEvents
 
     def close(self) -> None:
         self.backend.close()
         self.engine.dispose()
+        self.events.close()
 
 
 _lock = threading.Lock()
@@ -55,13 +59,21 @@ _worker: WorkerContext | None = None
 
 def build_producer(settings: CoreSettings) -> ProducerContext:
     engine = make_engine(settings.database_url)
+    events = _events(settings)
     jobs = JobService(
         store=JobStore(make_session_factory(engine)),
         resolver=RegistryResolver.for_volume(settings.models_dir),
         settings=settings,
         results=ResultStore(settings.result_dir),
+        events=events,
     )
-    return ProducerContext(settings=settings, engine=engine, jobs=jobs)
+    return ProducerContext(settings=settings, engine=engine, jobs=jobs, events=events)
+
+
+def _events(settings: CoreSettings) -> JobEvents:
+    if settings.redis_url is None:
+        raise ConfigurationError("no broker URL: set SDFLEET_REDIS_URL (job events live in that Redis)")
+    return JobEvents.from_url(settings.redis_url, finished_ttl_s=settings.events_ttl_s)
 
 
 def producer_context() -> ProducerContext:
@@ -79,6 +91,7 @@ def close_producer_context() -> None:
     with _lock:
         if _producer is not None:
             _producer.engine.dispose()
+            _producer.events.close()
             _producer = None
 
 
@@ -102,6 +115,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         )
     backend = Backend(client, process=process, limits=limits)
     capacity = PostgresCapacity(make_session_factory(engine))
+    events = _events(settings)
     runner = JobRunner(
         store=store,
         backend=backend,
@@ -112,8 +126,9 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         worker_name=settings.worker_name,
         gpu_key=settings.gpu_key,
         limits=limits,
+        events=events,
     )
-    _worker = WorkerContext(settings, engine, store, backend, runner, capacity)
+    _worker = WorkerContext(settings, engine, store, backend, runner, capacity, events)
     return _worker
 
 

@@ -72,6 +72,12 @@ class CoreSettings(BaseSettings):
         description="The sweeper re-publishes a queued job only if it has not changed for this long and "
         "its message is in no queue (covers the moment between commit and publish).",
     )
+    events_ttl_s: int = Field(
+        default=3600,
+        ge=60,
+        description="How long a finished job's event stream (its live progress) is kept in Redis; the job "
+        "and its attempt timeline stay in Postgres.",
+    )
     blocked_terms: CommaList = Field(
         default_factory=list, description="Content policy: refused terms, comma-separated or JSON; re:=regex."
     )

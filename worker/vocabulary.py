@@ -59,3 +59,22 @@ class RunOutcome(StrEnum):
     DUPLICATE = "duplicate"  # another delivery holds the job, or this attempt was fenced off: drop it
     RETRY = "retry"  # the attempt was handed back: publish the job again after a delay
 
+
+class EventKind(StrEnum):
+    """What a job's event stream reports (`worker.events`): its life as it happens, for live progress,
+    waiting callers and the attempt's timeline."""
+
+    QUEUED = "queued"  # recorded and published: {"queue", "checkpoint"}
+    STARTED = "started"  # claimed by a worker: {"worker", "attempt"}
+    CHECKPOINT = "checkpoint"  # the worker's A1111 switched checkpoints: {"from", "to", "seconds"}
+    PROGRESS = "progress"  # sampling: {"step", "steps", "fraction", "eta_s", "images_done", "images"}
+    OOM = "oom"  # out of memory at a batch size: {"batch_size", "next_batch_size"}
+    RETRY = "retry"  # the attempt failed and the job is queued again: {"category", "message", "delay_s"}
+    LOST = "lost"  # its worker stopped renewing the lease; the sweeper queued it again: {"attempt"}
+    SUCCEEDED = "succeeded"  # terminal: {"images"}
+    FAILED = "failed"  # terminal: {"category", "message"}
+    CANCELLED = "cancelled"  # terminal: {"message"}
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (EventKind.SUCCEEDED, EventKind.FAILED, EventKind.CANCELLED)

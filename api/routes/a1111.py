@@ -8,10 +8,9 @@ the checkpoint comes from `override_settings.sd_model_checkpoint`; errors use A1
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
+import uuid
 from pathlib import PurePath
 from typing import Any
 
@@ -119,14 +118,14 @@ async def txt2img_compat(request: Request, resources: ResourcesDep, caller: Call
 
 
 async def _wait(resources: Resources, job_id: str) -> Job:
-    deadline = time.monotonic() + resources.settings.sync_wait_s
-    delay = 0.1
-    while True:
-        job = await run_in_threadpool(resources.jobs.get, job_id)
-        if JobStatus(job.status).is_terminal or time.monotonic() > deadline:
-            return job
-        await asyncio.sleep(delay)
-        delay = min(1.0, delay * 1.5)
+    """The job once it has ended, or as it is after `sync_wait_s`; woken by its terminal event."""
+
+    async def ended() -> bool:
+        status = await run_in_threadpool(resources.jobs.store.status, uuid.UUID(job_id))
+        return JobStatus(status).is_terminal
+
+    await resources.events.wait_for_end(job_id, ended=ended, timeout_s=resources.settings.sync_wait_s)
+    return await run_in_threadpool(resources.jobs.get, job_id)
 
 
 @router.get("/sd-models", summary="Checkpoints, in A1111's shape (as with --no-hashing)")

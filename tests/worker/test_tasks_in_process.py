@@ -23,12 +23,13 @@ from celery import Celery
 
 from tests.helpers.processes import Emulator, Processes
 from worker.celery_app import app, publish_job
-from worker.context import close_worker_context, init_worker_context
+from worker.context import close_worker_context, init_worker_context, producer_context
+from worker.errors import JobNotFound
 from worker.jobs.queues import checkpoint_queue
 from worker.settings import CoreSettings, WorkerSettings, get_settings, install
 from worker.store.jobs import JobStore
 from worker.tasks import txt2img
-from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus
 
 QUEUE = checkpoint_queue("deliberate_v6")
 
@@ -111,8 +112,9 @@ def test_a_message_for_an_unknown_job_is_dropped(worker_settings: WorkerSettings
     # A job submitted after it runs, so the unknown one has been consumed by then
     txt2img.delay(prompt="a kite", checkpoint="deliberate_v6", steps=2, width=64, height=64).get(60)
 
-    # Dropped with Ignore: acknowledged (gone from the queue and the unacked hash), no result stored
-    assert app.AsyncResult(unknown).state not in ("SUCCESS", "FAILURE")
+    # Dropped with Ignore: acknowledged (gone from the queue and the unacked hash), no job made up for it
+    with pytest.raises(JobNotFound):
+        txt2img.AsyncResult(unknown).get(timeout=1)
     assert worker_settings.redis_url is not None
     client = redis.Redis.from_url(worker_settings.redis_url)
     try:
@@ -133,3 +135,24 @@ def test_a_second_delivery_of_a_finished_job_returns_the_stored_result(job_store
 
     stored = job_store.get(uuid.UUID(first.id))
     assert stored.attempt == 1 and [i.sha256 for i in stored.images] == [i["sha256"] for i in done["images"]]
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_a_job_tells_its_stream_and_its_attempt_timeline_what_it_did(
+    a1111: Emulator, job_store: JobStore
+) -> None:
+    # Given steps slow enough for the worker's progress polls to see them
+    _arm(a1111, kind="slow", factor=5000)
+
+    job = txt2img.delay(prompt="a kite", checkpoint="deliberate_v6", steps=12, width=64, height=64).get(60)
+
+    events = producer_context().events.read(job["id"])
+    kinds = [event.kind for event in events]
+    assert kinds[:2] == [EventKind.QUEUED, EventKind.STARTED] and kinds[-1] is EventKind.SUCCEEDED
+    progress = [event.data for event in events if event.kind is EventKind.PROGRESS]
+    assert progress and all(p["steps"] == 12 and p["images"] == 1 for p in progress)
+    assert [p["step"] for p in progress] == sorted(p["step"] for p in progress)
+    timeline = job_store.get(uuid.UUID(job["id"])).attempts[0].timings["timeline"]
+    assert [entry["event"] for entry in timeline][:1] == ["started"]
+    assert {"progress", "generated", "stored"} <= {entry["event"] for entry in timeline}
+    assert [entry["t"] for entry in timeline] == sorted(entry["t"] for entry in timeline)

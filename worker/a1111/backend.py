@@ -78,6 +78,16 @@ class Watch:
     stall_s: float
     tick: Callable[[], bool]  # called every poll; True means "the caller asked to cancel"
     interrupt_grace_s: float
+    on_progress: Callable[[Progress], None]  # every progress sample A1111 gives while the call runs
+
+
+@dataclass(frozen=True)
+class CheckpointSwitch:
+    """A checkpoint load this backend made A1111 do."""
+
+    previous: str | None  # the title A1111 had loaded (None: unknown)
+    title: str
+    seconds: float
 
 
 class Backend:
@@ -121,8 +131,8 @@ class Backend:
             return
         self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
 
-    def ensure_checkpoint(self, filename: str) -> str:
-        """Make A1111 load the checkpoint stored as `filename`; returns its A1111 title.
+    def ensure_checkpoint(self, filename: str) -> CheckpointSwitch | None:
+        """Make A1111 load the checkpoint stored as `filename`; returns the switch it made, if any.
 
         Raises ModelNotFound when A1111 does not list the file even after a refresh, BackendTimeout when
         the load passes its deadline.
@@ -130,7 +140,7 @@ class Backend:
         self._expected_model = PurePath(filename).stem
         self._checkpoint_file = filename
         if self._verified == (self.process.pid, filename) and self._loaded_title is not None:
-            return self._loaded_title
+            return None
         self._verified = None
         title = self._title_for(filename)
         if title is None:
@@ -139,11 +149,15 @@ class Backend:
         if title is None:
             raise ModelNotFound(f"A1111 at {self.client.base_url} does not list checkpoint file {filename}")
         current = self.client.options().get("sd_model_checkpoint")
+        switch = None
         if current != title:
             log.info("switching A1111 checkpoint from %s to %s", current, title)
+            started = self._clock()
             self._switch_checkpoint(title)
+            previous = current if isinstance(current, str) else None
+            switch = CheckpointSwitch(previous, title, round(self._clock() - started, 3))
         self._loaded_title = title
-        return title
+        return switch
 
     def _switch_checkpoint(self, title: str) -> None:
         """Load `title` within the checkpoint-load deadline; raises BackendTimeout after killing (and
@@ -232,6 +246,7 @@ class Backend:
                     active, started = True, now
                 mark = (progress.job_count, progress.job_no, progress.sampling_step)
                 state = watchdog.observe(mark, allowed_s=watch.stall_s if sampling else None)
+                watch.on_progress(progress)
             deadline = watch.deadline_s if active else watch.deadline_s + self._checkpoint_load_s
             if now - started > deadline:
                 self._stop(future, watch, kill=True)

@@ -43,6 +43,7 @@ class Progress:
     sampling_step: int
     sampling_steps: int
     interrupted: bool
+    eta_relative: float = 0.0  # A1111's estimate of the seconds left
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class A1111Client:
             sampling_step=int(state.get("sampling_step") or 0),
             sampling_steps=int(state.get("sampling_steps") or 0),
             interrupted=bool(state.get("interrupted")),
+            eta_relative=float(body.get("eta_relative") or 0.0),
         )
 
     def interrupt(self) -> None:

@@ -1,8 +1,9 @@
-"""The job service: what the API and `txt2img.delay` may do with jobs — submit, get, cancel, view.
+"""The job service: what the API and `txt2img.delay` may do with jobs — submit, get, wait, cancel, view.
 
 This is the one door between the producer side and the job logic. Submission records the job first and
 then publishes its id (Postgres is the record, Redis the doorbell): a crash between the two leaves a
-queued job whose message is in no queue, which the sweeper publishes.
+queued job whose message is in no queue, which the sweeper publishes. Waiting is woken by the job's
+event stream (`worker.events`), with the row as the truth.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from worker.celery_app import publish_job
 from worker.errors import JobNotFound
+from worker.events.stream import JobEvents
+from worker.events.waiting import wait_for_end
 from worker.jobs.submit import prepare
 from worker.jobs.view import job_view
 from worker.output.encode import media_type
@@ -23,6 +26,7 @@ from worker.settings import CoreSettings
 from worker.store.jobs import JobStore
 from worker.store.models import Job
 from worker.store.records import NewJob
+from worker.vocabulary import EventKind, JobStatus
 
 Publish = Callable[[str, str], None]  # (job id, queue)
 
@@ -39,12 +43,14 @@ class JobService:
         resolver: RegistryResolver,
         settings: CoreSettings,
         results: ResultStore,
+        events: JobEvents | None,
         publish: Publish = publish_job,
     ) -> None:
         self.store = store
         self.resolver = resolver
         self.settings = settings
         self.results = results
+        self.events = events
         self._publish = publish
 
     def submit(self, data: Any, *, owner: str | None = None, idempotency_key: str | None = None) -> str:
@@ -58,6 +64,8 @@ class JobService:
         job, created = self.store.create(new)
         if created:
             self._publish(str(job.id), job.queue)
+            if self.events is not None:
+                self.events.emit(job.id, EventKind.QUEUED, queue=job.queue, checkpoint=job.checkpoint)
         return str(job.id)
 
     def get(self, job_id: str | uuid.UUID, *, caller: str | None = None) -> Job:
@@ -68,10 +76,27 @@ class JobService:
             raise JobNotFound(f"no job with id {job_id}")
         return job
 
+    def wait(self, job_id: str | uuid.UUID, *, timeout_s: float | None) -> Job:
+        """The job once it has ended, or as it is when `timeout_s` passes (None: no limit)."""
+        parsed = _parse_id(job_id)
+        if self.events is not None:
+            wait_for_end(self.events, parsed, ended=lambda: self._ended(parsed), timeout_s=timeout_s)
+        return self.store.get(parsed)
+
+    def _ended(self, job_id: uuid.UUID) -> bool:
+        return JobStatus(self.store.status(job_id)).is_terminal
+
     def cancel(self, job_id: str | uuid.UUID, *, caller: str | None = None) -> Job:
         """Cancel a queued job at once; ask a running one to stop. Finished jobs are left as they are."""
         job = self.get(job_id, caller=caller)
-        return self.store.request_cancel(job.id)
+        cancelled = self.store.request_cancel(job.id)
+        if (
+            self.events is not None
+            and cancelled.status == JobStatus.CANCELLED
+            and job.status != cancelled.status
+        ):
+            self.events.emit(job.id, EventKind.CANCELLED, message=cancelled.failure_message)
+        return cancelled
 
     def image_file(self, job: Job, index: int) -> tuple[Path, str] | None:
         """(path, media type) of image `index` of `job`, or None if it has no such image."""

@@ -19,11 +19,13 @@ from datetime import datetime, timedelta
 
 from worker.celery_app import publish_job
 from worker.errors import ConfigurationError
+from worker.events.stream import JobEvents
 from worker.recovery.queue_contents import broker_task_ids
 from worker.settings import CoreSettings
 from worker.store.engine import make_engine, make_session_factory
 from worker.store.jobs import JobStore
 from worker.store.records import LeaseExpiry, utcnow
+from worker.vocabulary import EventKind, FailureCategory
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ def sweep_once(
     present_ids: Callable[[set[str]], set[str]],
     publish: Callable[[str, str], None],
     grace_s: float,
+    events: JobEvents | None = None,
     now: datetime | None = None,
 ) -> SweepReport:
     """One pass. `present_ids(queues)` returns the job ids the broker still holds for those queues."""
@@ -51,8 +54,18 @@ def sweep_once(
         if expiry is LeaseExpiry.HANDED_BACK:
             publish(str(lease.job_id), lease.queue)
             store.mark_published(lease.job_id)
+            if events is not None:
+                events.emit(lease.job_id, EventKind.LOST, attempt=lease.attempt)
             recovered += 1
         elif expiry is LeaseExpiry.FAILED:
+            if events is not None:
+                events.emit(
+                    lease.job_id,
+                    EventKind.FAILED,
+                    attempt=lease.attempt,
+                    category=FailureCategory.BACKEND_UNAVAILABLE.value,
+                    message="its worker stopped renewing the lease on its last attempt",
+                )
             failed += 1
     candidates = store.queued_before(now - timedelta(seconds=grace_s))
     present = present_ids({queue for _, queue in candidates}) if candidates else set()
@@ -76,6 +89,7 @@ def run_forever(settings: CoreSettings, *, interval_s: float, grace_s: float | N
     redis_url = settings.redis_url
     grace = settings.sweeper_grace_s if grace_s is None else grace_s
     store = JobStore(make_session_factory(make_engine(settings.database_url, pool_size=1)))
+    events = JobEvents.from_url(redis_url, finished_ttl_s=settings.events_ttl_s)
     log.info("sweeper: every %g s, grace %g s", interval_s, grace)
     while True:
         try:
@@ -84,6 +98,7 @@ def run_forever(settings: CoreSettings, *, interval_s: float, grace_s: float | N
                 present_ids=lambda queues: broker_task_ids(redis_url, queues),
                 publish=publish_job,
                 grace_s=grace,
+                events=events,
             )
         except Exception:  # the sweeper must outlive a Postgres or Redis outage; it logs and tries again
             log.exception("sweep failed; trying again in %s s", interval_s)

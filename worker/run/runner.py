@@ -1,7 +1,9 @@
 """The job logic a task calls: claim, generate as a plan of sub-batches, check, store, commit.
 
 It knows nothing of Celery: it returns an `Outcome` and the task turns that into an ack, a retry or a
-result. Every write after the claim is fenced by the attempt number.
+result. Every write after the claim is fenced by the attempt number. Each attempt keeps a journal
+(`worker.run.journal`): its timeline is stored with the attempt, and its events go to the job's stream;
+an outcome's event is sent only after the row that records it is committed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from worker.a1111.backend import Backend, Watch
+from worker.a1111.client import Progress
 from worker.a1111.payload import build_txt2img
 from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
+from worker.events.stream import JobEvents
 from worker.output.checks import check_images
 from worker.output.encode import output_image
 from worker.output.files import ResultStore, sha256_hex
@@ -24,10 +28,11 @@ from worker.policy.deadlines import generation_deadline_s
 from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
 from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry
 from worker.registry.resolver import CheckpointFile
+from worker.run.journal import AttemptJournal
 from worker.settings import RunLimits
 from worker.store.jobs import JobStore
 from worker.store.records import AttemptReport, Claim, StoredImage
-from worker.vocabulary import FailureCategory, RunOutcome
+from worker.vocabulary import EventKind, FailureCategory, RunOutcome
 
 log = logging.getLogger(__name__)
 RENEW_EVERY_S = 2.0  # how often a running job renews its lease and looks for a cancel
@@ -45,6 +50,7 @@ class Outcome:
 
 @dataclass
 class _Progress:
+    journal: AttemptJournal
     images: list[StoredImage] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     report: AttemptReport = field(default_factory=lambda: AttemptReport(batch_size=0))
@@ -72,6 +78,7 @@ class JobRunner:
         worker_name: str,
         gpu_key: str,
         limits: RunLimits,
+        events: JobEvents | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
@@ -83,6 +90,7 @@ class JobRunner:
         self.worker_name = worker_name
         self.gpu_key = gpu_key
         self.limits = limits
+        self.events = events
         self._clock = clock
 
     def run(self, job_id: uuid.UUID) -> Outcome:
@@ -90,39 +98,46 @@ class JobRunner:
         claim = self.store.claim(job_id, self.worker_name, self.limits.lease_s)
         if claim is None:
             return Outcome(RunOutcome.DUPLICATE, reason="finished, cancelled or held by a live lease")
-        progress = _Progress(report=AttemptReport(batch_size=claim.batch_size))
+        journal = AttemptJournal(claim.job_id, claim.attempt, self.events, clock=self._clock)
+        progress = _Progress(journal, report=AttemptReport(batch_size=claim.batch_size))
         if claim.attempt > claim.max_attempts:
             # Deliveries that never recorded an outcome (e.g. the worker process was killed each time).
             last = claim.previous_categories[-1] if claim.previous_categories else "backend_crashed"
-            self.store.fail(
-                claim.job_id,
-                claim.attempt,
-                FailureCategory(last),
-                f"gave up: {claim.attempt - 1} attempts were used without a result",
-                progress.report,
-            )
+            message = f"gave up: {claim.attempt - 1} attempts were used without a result"
+            if self.store.fail(claim.job_id, claim.attempt, FailureCategory(last), message, progress.report):
+                journal.announce(EventKind.FAILED, category=last, message=message)
             return Outcome(RunOutcome.FINISHED, reason="attempts exhausted")
+        journal.record(EventKind.STARTED, worker=self.worker_name, gpu=self.gpu_key)
         started = self._clock()
         try:
             self._generate(claim, progress)
         except SdfleetError as exc:
-            progress.report.timings["total_s"] = round(self._clock() - started, 3)
+            self._close_report(progress, started)
             return self._after_failure(claim, exc, progress)
-        progress.report.timings["total_s"] = round(self._clock() - started, 3)
+        self._close_report(progress, started)
         if not self.store.complete(
             claim.job_id, claim.attempt, progress.images, progress.info, progress.report
         ):
             log.warning("job %s attempt %s was fenced off; its images are discarded", job_id, claim.attempt)
         else:
+            journal.announce(EventKind.SUCCEEDED, images=len(progress.images))
             self._mark_used(claim.checkpoint, *(lora["name"] for lora in claim.params.get("loras", [])))
         return Outcome(RunOutcome.FINISHED)
+
+    def _close_report(self, progress: _Progress, started: float) -> None:
+        progress.report.timings["total_s"] = round(self._clock() - started, 3)
+        progress.report.timings["timeline"] = progress.journal.timeline
 
     def _generate(self, claim: Claim, progress: _Progress) -> None:
         params = claim.params
         checkpoint = self._checkpoint_file(claim.checkpoint)
         t0 = self._clock()
         self.backend.ensure_ready()
-        self.backend.ensure_checkpoint(checkpoint.filename)
+        switch = self.backend.ensure_checkpoint(checkpoint.filename)
+        if switch is not None:
+            progress.journal.record(
+                EventKind.CHECKPOINT, previous=switch.previous, title=switch.title, seconds=switch.seconds
+            )
         progress.report.timings["prepare_s"] = round(self._clock() - t0, 3)
         shape = (self.gpu_key, checkpoint.architecture, params["width"] * params["height"])
         progress.shape = shape
@@ -137,11 +152,13 @@ class JobRunner:
             payload = build_txt2img(params, seed=claim.seed + done, batch_size=chunk)
             t1 = self._clock()
             try:
-                result = self.backend.generate(payload, self._watch(claim, params, chunk))
+                result = self.backend.generate(payload, self._watch(claim, params, chunk, progress, total))
             except BackendOutOfMemory as exc:
                 progress.note(chunk, done, "oom", self._clock() - t1)
                 progress.report.oom_count += 1
                 self.capacity.record_oom(*shape, batch_size=chunk)
+                retry_at = next_chunk(remaining, self.capacity.known_max(*shape)) if chunk > 1 else 1
+                progress.journal.record(EventKind.OOM, batch_size=chunk, next_batch_size=retry_at)
                 if chunk > 1:
                     log.info("OOM at batch %s for job %s; splitting", chunk, claim.job_id)
                     continue
@@ -151,6 +168,7 @@ class JobRunner:
                 if step is Cleanup.GIVE_UP:
                     tried = ", ".join(c.value for c in cleanups)
                     raise BackendOutOfMemory(f"out of memory even at batch 1 after {tried}: {exc}") from exc
+                progress.journal.record("cleanup", step=step.value)
                 self._cleanup(step, checkpoint.filename)
                 cleanups.append(step)
                 progress.report.timings["cleanups"] = [c.value for c in cleanups]
@@ -159,6 +177,7 @@ class JobRunner:
                 progress.note(chunk, done, exc.category.value, self._clock() - t1)
                 raise
             progress.note(chunk, done, "ok", self._clock() - t1)
+            progress.journal.record("generated", batch_size=chunk, first_index=done)
             progress.held = True
             self.capacity.record_success(*shape, batch_size=chunk)
             checked = check_images(
@@ -181,8 +200,11 @@ class JobRunner:
                         infotext=image.infotext,
                     )
                 )
+            progress.journal.record("stored", images=len(checked), first_index=done)
 
-    def _watch(self, claim: Claim, params: dict[str, Any], chunk: int) -> Watch:
+    def _watch(
+        self, claim: Claim, params: dict[str, Any], chunk: int, progress: _Progress, total: int
+    ) -> Watch:
         deadline = generation_deadline_s(
             steps=params["steps"], width=params["width"], height=params["height"], batch_size=chunk
         )
@@ -202,9 +224,16 @@ class JobRunner:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
             return cancel
 
+        def on_progress(sample: Progress) -> None:
+            progress.journal.progress(sample, images_done=len(progress.images), images=total)
+
         stall_s = self.limits.stall_s if self.limits.stall_s is not None else max(60.0, deadline / 4)
         return Watch(
-            deadline_s=deadline, stall_s=stall_s, tick=tick, interrupt_grace_s=self.limits.interrupt_grace_s
+            deadline_s=deadline,
+            stall_s=stall_s,
+            tick=tick,
+            interrupt_grace_s=self.limits.interrupt_grace_s,
+            on_progress=on_progress,
         )
 
     def _cleanup(self, step: Cleanup, checkpoint_file: str) -> None:
@@ -219,8 +248,10 @@ class JobRunner:
     def _after_failure(self, claim: Claim, exc: SdfleetError, progress: _Progress) -> Outcome:
         category = exc.category
         message = str(exc)
+        journal = progress.journal
         if isinstance(exc, JobRejected | JobCancelled):
-            self.store.fail(claim.job_id, claim.attempt, category, message, progress.report)
+            if self.store.fail(claim.job_id, claim.attempt, category, message, progress.report):
+                journal.announce_failure(category, message)
             return Outcome(RunOutcome.FINISHED, reason=category.value)
         previous = [FailureCategory(c) for c in claim.previous_categories]
         decision: RetryDecision = decide_retry(
@@ -235,13 +266,16 @@ class JobRunner:
                     message,
                     decision.delay_s,
                 )
+                journal.announce(
+                    EventKind.RETRY, category=category.value, message=message, delay_s=decision.delay_s
+                )
                 return Outcome(
                     RunOutcome.RETRY, queue=claim.queue, retry_in_s=decision.delay_s, reason=category.value
                 )
             return Outcome(RunOutcome.DUPLICATE, reason="fenced off")
-        self.store.fail(
-            claim.job_id, claim.attempt, category, f"{message} ({decision.reason})", progress.report
-        )
+        final = f"{message} ({decision.reason})"
+        if self.store.fail(claim.job_id, claim.attempt, category, final, progress.report):
+            journal.announce_failure(category, final)
         return Outcome(RunOutcome.FINISHED, reason=category.value)
 
     def _gpu_knowledge(self, category: FailureCategory, progress: _Progress) -> GpuKnowledge | None:

@@ -291,6 +291,14 @@ class JobStore:
             ).all()
             return [(row.id, row.queue) for row in rows]
 
+    def status(self, job_id: uuid.UUID) -> str:
+        """The job's status alone (one indexed read); raises JobNotFound."""
+        with self._sessions() as session:
+            status = session.scalar(select(Job.status).where(Job.id == job_id))
+        if status is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return status
+
     def get(self, job_id: uuid.UUID) -> Job:
         """The job with its attempts and images; raises JobNotFound."""
         with self._sessions() as session:

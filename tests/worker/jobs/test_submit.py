@@ -40,6 +40,7 @@ class Submitter:
             resolver=self.resolver,
             settings=settings,
             results=ResultStore(settings.result_dir),
+            events=None,
             publish=publish,
         )
         job_id = service.submit(data)

@@ -194,6 +194,7 @@ class Fleet:
             resolver=self.resolver,
             settings=get_settings(),
             results=ResultStore(get_settings().result_dir),
+            events=None,
             publish=self.publish,
         )
         return service.submit(params)

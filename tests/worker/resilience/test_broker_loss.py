@@ -87,6 +87,7 @@ def test_redis_restarted_without_persistence_with_50_jobs_queued_then_all_comple
             resolver=fleet.resolver,
             settings=get_settings(),
             results=ResultStore(get_settings().result_dir),
+            events=None,
             publish=publish if published else lambda job_id, queue: None,
         )
         return service.submit(data)
