@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers.processes import Processes, base_env
@@ -84,15 +85,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pg_sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def pg_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    yield make_session_factory(engine)
+    yield engine
     engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def job_store(pg_sessions: sessionmaker[Session]) -> JobStore:
-    return JobStore(pg_sessions)
+def pg_sessions(pg_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(pg_engine)
+
+
+@pytest.fixture(scope="session")
+def job_store(pg_engine: Engine) -> JobStore:
+    return JobStore(pg_engine)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from worker.errors import ConfigurationError, InternalError
 from worker.events.stream import JobEvents
 from worker.jobs.service import JobService
 from worker.output.files import ResultStore
-from worker.policy.capacity import CapacityMemory, PostgresCapacity
+from worker.policy.capacity import CachedCapacity, CapacityMemory, PostgresCapacity
 from worker.registry.resolver import RegistryResolver
 from worker.run.runner import JobRunner
 from worker.settings import CoreSettings, WorkerSettings, get_settings
@@ -61,7 +61,7 @@ def build_producer(settings: CoreSettings) -> ProducerContext:
     engine = make_engine(settings.database_url)
     events = _events(settings)
     jobs = JobService(
-        store=JobStore(make_session_factory(engine)),
+        store=JobStore(engine),
         resolver=RegistryResolver.for_volume(settings.models_dir),
         settings=settings,
         results=ResultStore(settings.result_dir),
@@ -100,7 +100,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
     global _worker
     limits = settings.limits
     engine = make_engine(settings.database_url, pool_size=2)
-    store = JobStore(make_session_factory(engine))
+    store = JobStore(engine)
     resolver = RegistryResolver.for_volume(settings.models_dir)
     client = A1111Client(settings.a1111_url, request_timeout_s=limits.request_timeout_s)
     process: OwnedProcess
@@ -114,7 +114,7 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
             poll_interval_s=limits.poll_interval_s,
         )
     backend = Backend(client, process=process, limits=limits)
-    capacity = PostgresCapacity(make_session_factory(engine))
+    capacity = CachedCapacity(PostgresCapacity(make_session_factory(engine)))
     events = _events(settings)
     runner = JobRunner(
         store=store,

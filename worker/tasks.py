@@ -20,7 +20,6 @@ from worker.celery_app import TASK_NAME, app, ensure_configured, publish_job
 from worker.context import WorkerContext, producer_context, worker_context
 from worker.errors import JobNotFound
 from worker.jobs.queues import checkpoint_queue
-from worker.jobs.view import job_view
 from worker.vocabulary import JobStatus, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -96,8 +95,8 @@ class Txt2ImgTask(Task):  # type: ignore[type-arg]
 
 
 @app.task(base=Txt2ImgTask, bind=True, name=TASK_NAME)
-def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
-    """Run job `job_id` on this worker's GPU; returns the job once it is finished."""
+def txt2img(self: Txt2ImgTask, job_id: str) -> None:
+    """Run job `job_id` on this worker's GPU. Returns nothing: the job row is the result."""
     context = worker_context()
     if _unhealthy(context):
         # A restart loop took this GPU out of rotation: the job goes back to the queue untouched.
@@ -110,14 +109,12 @@ def txt2img(self: Txt2ImgTask, job_id: str) -> dict[str, Any]:
     if outcome.kind is RunOutcome.RETRY:
         publish_job(job_id, outcome.queue, countdown_s=outcome.retry_in_s)
         raise Ignore()
-    try:
-        job = context.store.get(uuid.UUID(job_id))
-    except JobNotFound:
-        log.warning("message for unknown job %s dropped (another deployment's, or deleted)", job_id)
-        raise Ignore() from None
-    if outcome.kind is RunOutcome.DUPLICATE and not JobStatus(job.status).is_terminal:
-        raise Ignore()  # another delivery holds the job; its result will be stored by that one
-    return job_view(job)
+    if outcome.kind is RunOutcome.DUPLICATE:
+        try:
+            context.store.status(uuid.UUID(job_id))
+        except JobNotFound:
+            log.warning("message for unknown job %s dropped (another deployment's, or deleted)", job_id)
+        raise Ignore()  # finished already, or another delivery holds the job and will record it
 
 
 def _unhealthy(context: WorkerContext) -> bool:

@@ -55,7 +55,9 @@ def wait_for_end(
             if batch:
                 after = batch[-1].id
                 terminal = any(event.kind.is_terminal for event in batch)
-        if terminal or clock() - checked >= recheck_s:  # progress events alone do not cost a read
+        if terminal:
+            return True
+        if clock() - checked >= recheck_s:  # progress events alone do not cost a read
             checked = clock()
             if ended():
                 return True
@@ -119,7 +121,9 @@ class AsyncJobEvents:
                 if batch:
                     after = batch[-1].id
                     terminal = any(event.kind.is_terminal for event in batch)
-            if terminal or loop.time() - checked >= recheck_s:
+            if terminal:
+                return True
+            if loop.time() - checked >= recheck_s:
                 checked = loop.time()
                 if await ended():
                     return True

@@ -1,7 +1,8 @@
 """The result store: image files under one directory, at paths that name the job and the attempt.
 
-Files are written before the job row is committed (temp file, fsync, rename), so a row never points to
-a half-written image; an attempt that is fenced off leaves files no row points to, which `prune` removes.
+Files are written before the job row is committed (temp file, fsync, rename), and `make_durable` then
+flushes the folders that name them, so a row never points to a half-written or vanished image; an
+attempt that is fenced off leaves files no row points to.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ class ResultStore:
             os.fsync(handle.fileno())
         os.replace(temp, target)
         return relative.as_posix()
+
+    def make_durable(self, job_id: uuid.UUID, attempt: int) -> None:
+        """Flush the attempt's folder and the folders above it up to the root, so the renames that put
+        its files there survive a crash; called once per attempt, before its row is committed."""
+        folder = self.root / str(job_id) / f"attempt-{attempt}"
+        for directory in (folder, folder.parent, self.root):
+            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
 
     def path(self, relative: str) -> Path:
         """The absolute path of a stored image; raises InternalError if it would leave the root."""

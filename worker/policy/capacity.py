@@ -1,7 +1,9 @@
 """Where what each GPU holds is remembered, per (GPU, architecture, width × height).
 
 `PostgresCapacity` is shared by all workers and survives restarts, so the next job of a shape that ran
-out of memory is pre-split and does not OOM again.
+out of memory is pre-split and does not OOM again. `CachedCapacity` is what a worker uses: it reads a
+shape from Postgres once, keeps it, and writes only when an OOM or a success changes what is known (a
+card whose figures are settled costs no database work per job). A worker restart reads afresh.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,16 +59,19 @@ class PostgresCapacity:
                 )
             )
 
-    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
-        self._update(gpu, architecture, pixels, lambda c: c.after_oom(batch_size))
+    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> ShapeCapacity:
+        return self._update(gpu, architecture, pixels, lambda c: c.after_oom(batch_size))
 
-    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
-        self._update(gpu, architecture, pixels, lambda c: c.after_success(batch_size))
+    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> ShapeCapacity:
+        return self._update(gpu, architecture, pixels, lambda c: c.after_success(batch_size))
 
     def _update(
         self, gpu: str, architecture: str, pixels: int, change: Callable[[ShapeCapacity], ShapeCapacity]
-    ) -> None:
+    ) -> ShapeCapacity:
+        """A locked read-modify-write (several workers may share a GPU label); returns the new value.
+        Committed without waiting for the WAL flush: a lost update is learned again."""
         with self._sessions.begin() as session:
+            session.execute(text("SET LOCAL synchronous_commit = off"))
             session.execute(
                 insert(GpuCapacity)
                 .values(gpu=gpu, architecture=architecture, pixels=pixels)
@@ -84,3 +89,35 @@ class PostgresCapacity:
             assert row is not None  # inserted above if it was missing
             new = change(ShapeCapacity(row.largest_ok, row.smallest_oom, row.batch_limit))
             row.largest_ok, row.smallest_oom, row.batch_limit = new.largest_ok, new.smallest_oom, new.limit
+        return new
+
+
+class CachedCapacity:
+    """A worker's capacity memory: `PostgresCapacity` read once per shape and written only on change."""
+
+    def __init__(self, shared: PostgresCapacity) -> None:
+        self._shared = shared
+        self._known: dict[tuple[str, str, int], ShapeCapacity] = {}
+
+    def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
+        key = (gpu, architecture, pixels)
+        if key not in self._known:
+            self._known[key] = self._shared.known(*key)
+        return self._known[key]
+
+    def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        return self.known(gpu, architecture, pixels).limit
+
+    def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
+        return self._shared.held_elsewhere(gpu, architecture, pixels)
+
+    def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
+        """Always written: an OOM is rare, and another worker sharing the label should learn it."""
+        new = self._shared.record_oom(gpu, architecture, pixels, batch_size=batch_size)
+        self._known[(gpu, architecture, pixels)] = new
+
+    def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
+        current = self.known(gpu, architecture, pixels)
+        if current.after_success(batch_size) != current:
+            new = self._shared.record_success(gpu, architecture, pixels, batch_size=batch_size)
+            self._known[(gpu, architecture, pixels)] = new

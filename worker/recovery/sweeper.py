@@ -22,7 +22,7 @@ from worker.errors import ConfigurationError
 from worker.events.stream import JobEvents
 from worker.recovery.queue_contents import broker_task_ids
 from worker.settings import CoreSettings
-from worker.store.engine import make_engine, make_session_factory
+from worker.store.engine import make_engine
 from worker.store.jobs import JobStore
 from worker.store.records import LeaseExpiry, utcnow
 from worker.vocabulary import EventKind, FailureCategory
@@ -88,7 +88,7 @@ def run_forever(settings: CoreSettings, *, interval_s: float, grace_s: float | N
         raise ConfigurationError("the sweeper needs SDFLEET_REDIS_URL")
     redis_url = settings.redis_url
     grace = settings.sweeper_grace_s if grace_s is None else grace_s
-    store = JobStore(make_session_factory(make_engine(settings.database_url, pool_size=1)))
+    store = JobStore(make_engine(settings.database_url, pool_size=1))
     events = JobEvents.from_url(redis_url, finished_ttl_s=settings.events_ttl_s)
     log.info("sweeper: every %g s, grace %g s", interval_s, grace)
     while True:

@@ -56,6 +56,7 @@ class _Progress:
     report: AttemptReport = field(default_factory=lambda: AttemptReport(batch_size=0))
     shape: tuple[str, str, int] | None = None  # (GPU, architecture, pixels) once the checkpoint is known
     held: bool = False  # this GPU is known to have completed this shape (before or during this attempt)
+    renewed_at: float = float("-inf")  # when the lease was last renewed (the claim counts)
 
     def note(self, size: int, first_index: int, outcome: str, seconds: float) -> None:
         """One A1111 call of this attempt, for the attempt's timings."""
@@ -100,6 +101,7 @@ class JobRunner:
             return Outcome(RunOutcome.DUPLICATE, reason="finished, cancelled or held by a live lease")
         journal = AttemptJournal(claim.job_id, claim.attempt, self.events, clock=self._clock)
         progress = _Progress(journal, report=AttemptReport(batch_size=claim.batch_size))
+        progress.renewed_at = self._clock()  # the claim set a fresh lease
         if claim.attempt > claim.max_attempts:
             # Deliveries that never recorded an outcome (e.g. the worker process was killed each time).
             last = claim.previous_categories[-1] if claim.previous_categories else "backend_crashed"
@@ -115,6 +117,7 @@ class JobRunner:
             self._close_report(progress, started)
             return self._after_failure(claim, exc, progress)
         self._close_report(progress, started)
+        self.results.make_durable(claim.job_id, claim.attempt)
         if not self.store.complete(
             claim.job_id, claim.attempt, progress.images, progress.info, progress.report
         ):
@@ -211,14 +214,13 @@ class JobRunner:
 
         lease_s = self.limits.lease_s
         every_s = min(lease_s / 6, RENEW_EVERY_S)
-        last: list[float] = [float("-inf")]
 
         def tick() -> bool:
             """Renew the lease (which also reports a cancel) at most every `every_s`, not every poll."""
             now = self._clock()
-            if now - last[0] < every_s:
+            if now - progress.renewed_at < every_s:
                 return False
-            last[0] = now
+            progress.renewed_at = now
             cancel = self.store.renew_lease(claim.job_id, claim.attempt, lease_s)
             if cancel is None:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")

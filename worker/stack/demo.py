@@ -81,7 +81,7 @@ def run_demo(stack: LocalStack, *, timeout_s: float = 300.0) -> int:
                 row.seconds = _seconds(job["created_at"], job["finished_at"])
             row.images = tuple(image["path"] for image in job["images"])
             row.ooms = sum(attempt["oom_count"] for attempt in job["attempt_history"])
-    _verify(rows, JobStore(sessions), stack.config.settings.result_dir.resolve())
+    _verify(rows, JobStore(engine), stack.config.settings.result_dir.resolve())
     engine.dispose()
     _print_table(rows, stack.config.settings.result_dir.resolve())
     return 0 if all(row.status == "succeeded" and not row.problem for row in rows) else 1

@@ -28,6 +28,14 @@ class NewJob:
     idempotency_key: str | None = None
 
 
+class JobRef(NamedTuple):
+    """A recorded job, as far as its submitter needs to know it."""
+
+    id: uuid.UUID
+    queue: str
+    checkpoint: str
+
+
 @dataclass(frozen=True)
 class Claim:
     """A worker's hold on a job: its attempt number guards every later write."""

@@ -26,7 +26,7 @@ from worker.registry.resolver import RegistryResolver
 from worker.settings import get_settings
 from worker.stack.processes import Child
 from worker.stack.services import drop_database, ensure_database, free_port, start_redis
-from worker.store.engine import make_engine, make_session_factory
+from worker.store.engine import make_engine
 from worker.store.jobs import JobStore
 from worker.store.migrate import upgrade_head
 from worker.store.models import Job
@@ -178,7 +178,7 @@ class Fleet:
         self.redis_url = redis_url
         self.env = {"SDFLEET_DATABASE_URL": database_url, "SDFLEET_REDIS_URL": redis_url}
         self.engine = make_engine(database_url)
-        self.store = JobStore(make_session_factory(self.engine))
+        self.store = JobStore(self.engine)
         self.resolver = RegistryResolver.for_volume(volume)
         self.app = probe_app(redis_url)
 
