@@ -28,8 +28,8 @@ import httpx
 from sqlalchemy import delete
 
 from bench.services import services
-from emulator import gpu
-from emulator.arch import Arch
+from emulator.gpu import vram as gpu
+from emulator.models.arch import Arch
 from tests.helpers.processes import Processes, base_env
 from worker.celery_app import app, configure
 from worker.cli.services import free_port

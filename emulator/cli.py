@@ -13,10 +13,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from emulator.a1111_flags import FLAGS, dest, resolve_default
-from emulator.arch import Arch
 from emulator.config import DEFAULT_PORT, DEFAULT_VERSION, EmulatorConfig
 from emulator.faults import FaultSpec
-from emulator.gpu import Precision
+from emulator.gpu.vram import Precision
+from emulator.models.arch import Arch
 
 # --emu-<name> flag -> (environment variable, type, help)
 EMU_KNOBS: dict[str, tuple[str, type, str]] = {

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.arch import Arch
 from emulator.faults import FaultSpec
-from emulator.gpu import Precision
+from emulator.gpu.vram import Precision
+from emulator.models.arch import Arch
 
 DEFAULT_PORT = 7861  # A1111's port with --nowebui (webui.py:43)
 DEFAULT_VERSION = "v1.10.1"

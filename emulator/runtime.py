@@ -6,16 +6,16 @@ import random
 import threading
 from dataclasses import dataclass
 
-from emulator.checkpoints import CheckpointList
-from emulator.clock import SimClock
 from emulator.config import EmulatorConfig
-from emulator.device import Device
 from emulator.faults import FaultBook
-from emulator.fifo_lock import FIFOLock
-from emulator.loader import ModelLoader
-from emulator.loras import LoraList
-from emulator.options import Options
-from emulator.state import SharedState
+from emulator.generation.fifo_lock import FIFOLock
+from emulator.generation.progress import SharedState
+from emulator.gpu.clock import SimClock
+from emulator.gpu.device import Device
+from emulator.models.checkpoints import CheckpointList
+from emulator.models.loader import ModelLoader
+from emulator.models.loras import LoraList
+from emulator.models.options import Options
 from emulator.stats import Stats
 
 
