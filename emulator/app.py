@@ -8,7 +8,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from emulator.routes import admin, catalog, generation, models, options, system
 from emulator.routes.admin import Listener
-from emulator.routes.auth import auth_dependencies
+from emulator.routes.auth import ApiAuth
 from emulator.routes.envelope import EnvelopeMiddleware, http_exception_handler
 from emulator.routes.process_time import ProcessTimeMiddleware
 from emulator.runtime import Runtime
@@ -28,11 +28,11 @@ def create_app(rt: Runtime, listener: Listener | None = None) -> FastAPI:
             allow_methods=["*"], allow_credentials=True, allow_headers=["*"],
         )  # fmt: skip
     app.add_exception_handler(HTTPException, http_exception_handler)
-    deps = auth_dependencies(rt.config.api_auth)
-    generation.register(app, rt, deps)
-    options.register(app, rt, deps)
-    models.register(app, rt, deps)
-    catalog.register(app, rt, deps)
-    system.register(app, rt, deps)
+    auth = ApiAuth(rt.config.api_auth)
+    generation.register(app, rt, auth)
+    options.register(app, rt, auth)
+    models.register(app, rt, auth.dependencies())
+    catalog.register(app, rt, auth.dependencies())
+    system.register(app, rt, auth.dependencies())
     admin.register(app, rt, listener)
     return app

@@ -17,6 +17,7 @@ from emulator.config import DEFAULT_PORT, DEFAULT_VERSION, EmulatorConfig
 from emulator.faults import FaultSpec
 from emulator.gpu.vram import Precision
 from emulator.models.arch import Arch
+from emulator.routes.auth import parse_api_auth
 
 # --emu-<name> flag -> (environment variable, type, help)
 EMU_KNOBS: dict[str, tuple[str, type, str]] = {
@@ -117,7 +118,8 @@ def _path(value: Any) -> Path | None:
 def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
     """The configuration for `argv` (webui.py's flags; unknown ones are ignored) and `env`.
 
-    Raises ConfigError for an unusable emulator knob.
+    Raises ConfigError for an unusable emulator knob, and ValueError for a malformed `--api-auth`
+    (which A1111 does not catch either: the process dies with it).
     """
     parsed, _unknown = build_parser().parse_known_args(list(argv))
     flags = a1111_namespace(parsed)
@@ -130,18 +132,13 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         value = _knob(parsed, env, name)
         if value is not None or load_all is not None:
             load_s[arch] = float(value if value is not None else load_all)
-    auth: dict[str, str] = {}
-    for pair in (flags["api_auth"] or "").split(","):
-        if ":" in pair:
-            user, password = pair.split(":", 1)
-            auth[user] = password
     mode = _knob(parsed, env, "sampler-mode") or "1.10"
     if mode not in ("1.10", "1.9"):
         raise ConfigError(f"--emu-sampler-mode must be 1.10 or 1.9, not {mode!r}")
     raw_faults = [*([env[_FAULTS_ENV]] if env.get(_FAULTS_ENV) else []), *parsed.emu_fault]
     return EmulatorConfig(
         a1111_flags=flags,
-        host=flags["server_name"] or ("0.0.0.0" if flags["listen"] else "127.0.0.1"),
+        host=flags["server_name"] or ("0.0.0.0" if flags["listen"] else None),
         port=flags["port"] or DEFAULT_PORT,
         ckpt_dir=_path(flags["ckpt_dir"]),
         ckpt=_path(flags["ckpt"]),
@@ -151,10 +148,11 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         hashing=not flags["no_hashing"],
         linear_attention=_linear_attention(_knob(parsed, env, "attention"), flags),
         precision=Precision(no_half=bool(flags["no_half"]), no_half_vae=bool(flags["no_half_vae"])),
-        api_auth=auth,
+        api_auth=parse_api_auth(flags["api_auth"]),
         skip_load_model_at_start=bool(flags["skip_load_model_at_start"]),
         api_server_stop=bool(flags["api_server_stop"]),
         timeout_keep_alive_s=int(flags["timeout_keep_alive"]),
+        admin_from_network=bool(flags["server_name"] or flags["listen"]),
         time_scale=_positive(_knob(parsed, env, "time-scale"), 1.0, "time-scale", allow_zero=True),
         vram_mb=_positive(_knob(parsed, env, "vram-mb"), 24576.0, "vram-mb"),
         gpu_speed=_positive(_knob(parsed, env, "gpu-speed"), 1.0, "gpu-speed"),

@@ -19,7 +19,9 @@ class EmulatorConfig:
     """Everything the server needs; `a1111_flags` is the argparse namespace `/cmd-flags` reports."""
 
     a1111_flags: dict[str, Any]
-    host: str = "127.0.0.1"
+    # what uvicorn binds: --server-name, else 0.0.0.0 with --listen, else None, which uvicorn hands to
+    # asyncio's create_server as "every interface" (initialize_util.py:10-16, api.py:905-915)
+    host: str | None = None
     port: int = DEFAULT_PORT
     ckpt_dir: Path | None = None
     ckpt: Path | None = None
@@ -33,6 +35,7 @@ class EmulatorConfig:
     skip_load_model_at_start: bool = False
     api_server_stop: bool = False
     timeout_keep_alive_s: int = 30
+    admin_from_network: bool = False  # --listen or --server-name: the admin API's faults accept any client
     # emulator-only knobs (--emu-* flags, A1111_EMU_* variables)
     time_scale: float = 1.0
     vram_mb: float = 24576.0

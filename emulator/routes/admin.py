@@ -1,14 +1,18 @@
 """The emulator's own admin API under `/emulator/v1/` (docs/emulator.md): faults, stats, config.
 
-Kept apart from the A1111 routes on purpose: nothing in an A1111 request can reach it.
+Kept apart from the A1111 routes on purpose: nothing in an A1111 request can reach it. It has no
+authentication; like A1111 the server listens on every interface by default, so changing faults (which
+can kill the process) is refused to clients outside this host unless the operator exposed the server
+on purpose with `--listen` or `--server-name`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from typing import Any, Protocol
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from emulator.faults import Fault, FaultKind, FaultSpec
@@ -53,8 +57,28 @@ def _public(faults: list[Fault]) -> list[dict[str, Any]]:
     return [fault.public() for fault in faults]
 
 
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is this host's loopback (IPv4-mapped IPv6 included)."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
 def register(app: FastAPI, rt: Runtime, listener: Listener | None) -> None:
     pending: set[asyncio.Task[None]] = set()
+
+    def local_only(request: Request) -> None:
+        """Raises HTTPException 403 for a client outside this host, unless exposed on purpose."""
+        if rt.config.admin_from_network or is_loopback(request.client.host if request.client else None):
+            return
+        raise HTTPException(
+            403,
+            "faults can be changed only from this host (start with --listen or --server-name to allow it)",
+        )
 
     async def add_faults(body: FaultSpec | list[FaultSpec]) -> Any:
         specs = body if isinstance(body, list) else [body]
@@ -89,9 +113,10 @@ def register(app: FastAPI, rt: Runtime, listener: Listener | None) -> None:
     def config() -> Any:
         return _config(rt)
 
-    app.add_api_route("/emulator/v1/faults", add_faults, methods=["POST"])
+    writes = [Depends(local_only)]
+    app.add_api_route("/emulator/v1/faults", add_faults, methods=["POST"], dependencies=writes)
     app.add_api_route("/emulator/v1/faults", list_faults, methods=["GET"])
-    app.add_api_route("/emulator/v1/faults", clear_faults, methods=["DELETE"])
+    app.add_api_route("/emulator/v1/faults", clear_faults, methods=["DELETE"], dependencies=writes)
     app.add_api_route("/emulator/v1/stats", stats, methods=["GET"])
     app.add_api_route("/emulator/v1/config", config, methods=["GET"])
 

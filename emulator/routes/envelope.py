@@ -36,8 +36,9 @@ def envelope_response(request: Request, exc: BaseException) -> JSONResponse:
     status, body = envelope(exc)
     if not isinstance(exc, HTTPException):
         log.error("API error: %s: %s %s", request.method, request.url, body, exc_info=exc)
-    headers = getattr(exc, "headers", None) if isinstance(exc, HTTPException) else None
-    return JSONResponse(status_code=status, content=body, headers=headers)
+    # api.py:186 builds a new response from the envelope alone: an HTTPException's headers (the
+    # `WWW-Authenticate` of a 401) are dropped
+    return JSONResponse(status_code=status, content=body)
 
 
 async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -8,20 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.params import Depends
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from emulator.generation import images
 from emulator.generation.infotext import parse
+from emulator.routes.auth import ApiAuth
+from emulator.routes.body import NOT_A_DICT, RequestInvalid, invalid_response, read_body
 from emulator.routes.generation_handler import run_generation
-from emulator.routes.request_model import NOT_A_DICT, RequestInvalid, parse_img2img, parse_txt2img
-from emulator.routes.v1_validation import V1Error, json_body_errors, to_bool, to_str
+from emulator.routes.request_model import parse_img2img, parse_txt2img
+from emulator.routes.v1_validation import V1Error, to_bool, to_str
 from emulator.runtime import Runtime
-
-
-def _invalid(detail: list[dict[str, Any]]) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 def _preview(rt: Runtime) -> str | None:
@@ -39,16 +35,16 @@ def _preview(rt: Runtime) -> str | None:
     return images.to_base64(state.current_image) if state.current_image else None
 
 
-def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
+def register(app: FastAPI, rt: Runtime, auth: ApiAuth) -> None:
+    deps = auth.dependencies()
+
     async def generate(request: Request, parse: Callable[[Any], Any], *kind: str) -> Any:
         """Both generation routes: parse as A1111's v1 model, run under the lock, count the outcome."""
-        body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
-        if errors:
-            return _invalid(errors)
         try:
+            body = await read_body(request, auth)
             req = parse(body)
         except RequestInvalid as exc:
-            return _invalid(exc.detail)
+            return invalid_response(exc.detail)
         explicit = set(body) if isinstance(body, dict) else set()
         try:
             result = await run_in_threadpool(run_generation, rt, req, explicit, *kind)
@@ -71,7 +67,7 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
             try:
                 skip = to_bool(raw)
             except V1Error as exc:
-                return _invalid([exc.entry(("query", "skip_current_image"))])
+                return invalid_response([exc.entry(("query", "skip_current_image"))])
         value, eta, snapshot = rt.state.report()
         if snapshot["job_count"] == 0:
             return {
@@ -101,19 +97,20 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
         return None
 
     async def png_info(request: Request) -> Any:
-        body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
-        if errors:
-            return _invalid(errors)
+        try:
+            body = await read_body(request, auth)
+        except RequestInvalid as exc:
+            return invalid_response(exc.detail)
         if not isinstance(body, dict):
-            return _invalid([NOT_A_DICT])
+            return invalid_response([NOT_A_DICT])
         if "image" not in body:
-            return _invalid(
+            return invalid_response(
                 [{"loc": ["body", "image"], "msg": "field required", "type": "value_error.missing"}]
             )
         try:
             encoded = to_str(body["image"]).strip() if body["image"] is not None else ""
         except V1Error as exc:
-            return _invalid([exc.entry(("body", "image"))])
+            return invalid_response([exc.entry(("body", "image"))])
         if not encoded:
             return {"info": "", "items": {}, "parameters": {}}
         if encoded.startswith("data:image/"):
@@ -125,9 +122,9 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
         return {"info": text or "", "items": items, "parameters": parse(text or "")}
 
     route = app.add_api_route
-    route("/sdapi/v1/txt2img", txt2img, methods=["POST"], dependencies=deps)
-    route("/sdapi/v1/img2img", img2img, methods=["POST"], dependencies=deps)
+    route("/sdapi/v1/txt2img", txt2img, methods=["POST"])  # body routes check auth in read_body
+    route("/sdapi/v1/img2img", img2img, methods=["POST"])
     route("/sdapi/v1/progress", progress, methods=["GET"], dependencies=deps)
     route("/sdapi/v1/interrupt", interrupt, methods=["POST"], dependencies=deps)
     route("/sdapi/v1/skip", skip, methods=["POST"], dependencies=deps)
-    route("/sdapi/v1/png-info", png_info, methods=["POST"], dependencies=deps)
+    route("/sdapi/v1/png-info", png_info, methods=["POST"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.params import Depends
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from emulator.routes.v1_validation import json_body_errors, to_dict
+from emulator.routes.auth import ApiAuth
+from emulator.routes.body import NOT_A_DICT, RequestInvalid, invalid_response, read_body
+from emulator.routes.v1_validation import to_dict
 from emulator.runtime import Runtime
 
 
@@ -30,24 +30,24 @@ def _set_options(rt: Runtime, values: dict[str, Any]) -> None:
     rt.options.save()
 
 
-def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
+def register(app: FastAPI, rt: Runtime, auth: ApiAuth) -> None:
     def get_options() -> Any:
         return rt.options.api_view()
 
     async def set_options(request: Request) -> Any:
-        body, errors = json_body_errors(await request.body(), request.headers.get("content-type"))
-        if errors:
-            return JSONResponse(status_code=422, content={"detail": errors})
+        try:
+            body = await read_body(request, auth)
+        except RequestInvalid as exc:
+            return invalid_response(exc.detail)
         try:
             values = to_dict(body) if not isinstance(body, bytes | str) else None
         except ValueError:
             values = None
         if values is None:
-            detail = [{"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}]
-            return JSONResponse(status_code=422, content={"detail": detail})
+            return invalid_response([NOT_A_DICT])
         await run_in_threadpool(_set_options, rt, values)
         return None
 
     route = app.add_api_route
-    route("/sdapi/v1/options", get_options, methods=["GET"], dependencies=deps)
-    route("/sdapi/v1/options", set_options, methods=["POST"], dependencies=deps)
+    route("/sdapi/v1/options", get_options, methods=["GET"], dependencies=auth.dependencies())
+    route("/sdapi/v1/options", set_options, methods=["POST"])  # read_body checks auth

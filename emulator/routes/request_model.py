@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.routes.body import NOT_A_DICT, RequestInvalid
 from emulator.routes.v1_validation import (
     Coercer,
     V1Error,
@@ -115,15 +116,6 @@ def _img2img_fields() -> dict[str, tuple[Coercer, Any]]:
 
 
 IMG2IMG_FIELDS = _img2img_fields()
-NOT_A_DICT = {"loc": ["body"], "msg": "value is not a valid dict", "type": "type_error.dict"}
-
-
-class RequestInvalid(Exception):
-    """Raised when a body fails validation; `detail` is the v1 422 `detail` list."""
-
-    def __init__(self, detail: list[dict[str, Any]]) -> None:
-        super().__init__("request validation failed")
-        self.detail = detail
 
 
 def parse_model(body: Any, fields: dict[str, tuple[Coercer, Any]]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Each coercer returns the coerced value or raises V1Error carrying v1's exact `ms
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -131,30 +130,3 @@ def validate_fields(
         except V1Error as exc:
             errors.append(exc.entry((*prefix, name)))
     return values, errors
-
-
-def json_body_errors(raw: bytes, content_type: str | None) -> tuple[Any, list[dict[str, Any]]]:
-    """Decode a request body as fastapi 0.94 does for a required model parameter.
-
-    Returns (body, []) or (None, v1 error entries). A non-JSON content type leaves the raw bytes,
-    which then fail as "not a valid dict"; an empty body is "field required".
-    """
-    if not raw:
-        return None, [{"loc": ["body"], "msg": "field required", "type": "value_error.missing"}]
-    if content_type and not _is_json(content_type):
-        return raw, []
-    try:
-        return json.loads(raw), []
-    except json.JSONDecodeError as exc:
-        ctx = {"msg": exc.msg, "doc": exc.doc, "pos": exc.pos, "lineno": exc.lineno, "colno": exc.colno}
-        return None, [
-            {"loc": ["body", exc.pos], "msg": str(exc), "type": "value_error.jsondecode", "ctx": ctx}
-        ]
-    except UnicodeDecodeError as exc:
-        return None, [{"loc": ["body"], "msg": str(exc), "type": "value_error.unicodedecode"}]
-
-
-def _is_json(content_type: str) -> bool:
-    main = content_type.split(";", 1)[0].strip().lower()
-    maintype, _, subtype = main.partition("/")
-    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
