@@ -10,7 +10,7 @@ from fastapi.params import Depends
 
 from emulator.generation.samplers import samplers_api, schedulers_api
 from emulator.generation.upscalers import LATENT_UPSCALE_MODES, UPSCALERS
-from emulator.routes.scripts import SCRIPT_NAMES
+from emulator.routes.scripts import scripts_api
 from emulator.runtime import Runtime
 
 
@@ -44,7 +44,7 @@ def register(app: FastAPI, rt: Runtime, deps: list[Depends]) -> None:
         return []
 
     def scripts() -> Any:
-        return SCRIPT_NAMES
+        return scripts_api(allow_code=bool(rt.config.a1111_flags.get("allow_code")))
 
     def refresh_vae() -> Any:
         with rt.queue_lock:

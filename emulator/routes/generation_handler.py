@@ -17,7 +17,7 @@ from emulator.generation.job import Job, job_from_request
 from emulator.generation.processing import Processed, process_images
 from emulator.generation.samplers import V19_SAMPLER_NAMES, resolve
 from emulator.routes.apply_infotext import apply_infotext
-from emulator.routes.scripts import check_scripts
+from emulator.routes.scripts import check_alwayson, check_script_name
 from emulator.runtime import Runtime
 
 
@@ -34,18 +34,26 @@ def _resolve_sampler(rt: Runtime, req: dict[str, Any]) -> tuple[str, str | None]
     return sampler, req["scheduler"]
 
 
-def _check_init_images(req: dict[str, Any]) -> None:
-    """img2img needs a decodable first init image. Raises HTTPException 404 or 500, as api.py does."""
+def _decode_image(encoding: object) -> None:
+    """api.py `decode_base64_to_image` for a base64 or data-URL image. Raises HTTPException 500
+    "Invalid encoded image", or AttributeError for a value that is not a string, as A1111 does."""
+    if not isinstance(encoding, str):
+        raise AttributeError(f"'{type(encoding).__name__}' object has no attribute 'startswith'")
+    text = encoding
+    try:
+        if text.startswith("data:image/"):
+            text = text.split(";")[1].split(",")[1]
+        images.read_parameters(base64.b64decode(text))
+    except (OSError, ValueError, IndexError, binascii.Error) as exc:
+        raise HTTPException(status_code=500, detail="Invalid encoded image") from exc
+
+
+def _check_img2img_inputs(req: dict[str, Any]) -> None:
+    """What img2imgapi checks before anything else: init images present (404) and a mask that decodes."""
     if req["init_images"] is None:
         raise HTTPException(status_code=404, detail="Init image not found")
-    for item in req["init_images"][:1]:
-        text = item if isinstance(item, str) else ""
-        if text.startswith("data:image/"):
-            text = text.split(";")[1].split(",")[1] if ";" in text and "," in text else ""
-        try:
-            images.read_parameters(base64.b64decode(text))
-        except (OSError, ValueError, binascii.Error) as exc:
-            raise HTTPException(status_code=500, detail="Invalid encoded image") from exc
+    if req["mask"]:
+        _decode_image(req["mask"])
 
 
 def run_generation(
@@ -54,17 +62,24 @@ def run_generation(
     """The txt2img (or img2img) response for a validated request (`explicit`: the keys the client sent).
 
     Raises HTTPException (scripts, 1.9 sampler names, init images), OutOfMemoryError, KeyError and the
-    rest of what generation raises; the caller wraps them in A1111's error envelope.
+    rest of what generation raises, in the order api.py meets them; the caller wraps them in A1111's
+    error envelope.
     """
     rt.stats.bump("txt2img_requests")
     if mode == "img2img":
-        _check_init_images(req)
+        _check_img2img_inputs(req)
+    allow_code = bool(rt.config.a1111_flags.get("allow_code"))
+    # api.py's order: infotext, the selectable script, the sampler (1.9's 404), then the always-on scripts
     apply_infotext(rt, req, explicit)
-    check_scripts(req["script_name"], req["alwayson_scripts"])
+    check_script_name(req["script_name"], mode, allow_code=allow_code)
     sampler, scheduler = _resolve_sampler(rt, req)
+    check_alwayson(req["alwayson_scripts"], mode, allow_code=allow_code)
     job = job_from_request(req, sampler, scheduler)
     with rt.queue_lock:
         rt.loader.wait_initial_load()
+        if mode == "img2img":
+            for encoding in req["init_images"]:  # decoded under the lock, before state.begin (api.py:539)
+                _decode_image(encoding)
         job_timestamp = rt.state.begin(f"scripts_{mode}")
         job.faults = rt.faults.take_for_request()
         try:
