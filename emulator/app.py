@@ -6,7 +6,7 @@ from fastapi import FastAPI, HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from emulator.routes import admin, catalog, generation, models, options, system
+from emulator.routes import admin, catalog, dcgm, generation, models, options, system
 from emulator.routes.admin import Listener
 from emulator.routes.auth import ApiAuth
 from emulator.routes.envelope import EnvelopeMiddleware, http_exception_handler
@@ -35,4 +35,5 @@ def create_app(rt: Runtime, listener: Listener | None = None) -> FastAPI:
     catalog.register(app, rt, auth.dependencies())
     system.register(app, rt, auth.dependencies())
     admin.register(app, rt, listener)
+    dcgm.register(app, rt)
     return app

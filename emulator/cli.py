@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from emulator.a1111_flags import FLAGS, dest, resolve_default
 from emulator.config import DEFAULT_PORT, DEFAULT_VERSION, EmulatorConfig
 from emulator.faults import FaultSpec
+from emulator.gpu.identity import DEFAULT_NAME, GpuIdentity, host_index
 from emulator.gpu.vram import Precision
 from emulator.models.arch import Arch
 from emulator.routes.auth import parse_api_auth
@@ -23,6 +25,7 @@ from emulator.routes.auth import parse_api_auth
 EMU_KNOBS: dict[str, tuple[str, type, str]] = {
     "time-scale": ("A1111_EMU_TIME_SCALE", float, "multiplies every simulated duration (default 1.0)"),
     "vram-mb": ("A1111_EMU_VRAM_MB", float, "VRAM of the simulated card in MiB (default 24576)"),
+    "gpu-name": ("A1111_EMU_GPU_NAME", str, f"the card's model name in telemetry (default {DEFAULT_NAME})"),
     "gpu-speed": ("A1111_EMU_GPU_SPEED", float, "card throughput relative to an RTX 4080 (default 1.0)"),
     "load-s": ("A1111_EMU_LOAD_S", float, "checkpoint load seconds for every architecture"),
     "load-s-sd15": ("A1111_EMU_LOAD_S_SD15", float, "checkpoint load seconds, SD1.5 (default 5)"),
@@ -155,6 +158,11 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         admin_from_network=bool(flags["server_name"] or flags["listen"]),
         time_scale=_positive(_knob(parsed, env, "time-scale"), 1.0, "time-scale", allow_zero=True),
         vram_mb=_positive(_knob(parsed, env, "vram-mb"), 24576.0, "vram-mb"),
+        gpu=GpuIdentity(
+            index=host_index(env, flags["device_id"]),
+            name=_label_value(_knob(parsed, env, "gpu-name") or DEFAULT_NAME, "gpu-name"),
+            hostname=socket.gethostname(),
+        ),
         gpu_speed=_positive(_knob(parsed, env, "gpu-speed"), 1.0, "gpu-speed"),
         load_s=load_s,
         faults=_faults(raw_faults),
@@ -163,6 +171,13 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         seed=_knob(parsed, env, "seed"),
         log_level=_knob(parsed, env, "log-level") or "warning",
     )
+
+
+def _label_value(value: str, name: str) -> str:
+    """A value dcgm-exporter's template can print between quotes as it is (it escapes nothing)."""
+    if any(char in value for char in '"\\\n'):
+        raise ConfigError(f"--emu-{name} cannot contain quotes, backslashes or newlines: {value!r}")
+    return value
 
 
 def _positive(value: Any, default: float, name: str, *, allow_zero: bool = False) -> float:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.faults import FaultSpec
+from emulator.gpu.identity import GpuIdentity
 from emulator.gpu.vram import Precision
 from emulator.models.arch import Arch
 
@@ -39,6 +40,7 @@ class EmulatorConfig:
     # emulator-only knobs (--emu-* flags, A1111_EMU_* variables)
     time_scale: float = 1.0
     vram_mb: float = 24576.0
+    gpu: GpuIdentity = field(default_factory=GpuIdentity)  # what telemetry calls the card
     gpu_speed: float = 1.0  # throughput relative to the reference card (RTX 4080)
     load_s: dict[Arch, float] = field(default_factory=dict)  # overrides of the per-arch load times
     faults: tuple[FaultSpec, ...] = ()

@@ -154,13 +154,14 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
             job.width,
             job.height,
         )
-        done = sample_batch(rt, job, job.sample_steps, job.width, job.height, steps_run)
-        steps_run += done
-        fraction, size = done / job.sample_steps if job.sample_steps else 1.0, (job.width, job.height)
-        if hr_plan is not None and not rt.state.flags()[0]:
-            fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
-            steps_run += hr_plan.steps
-        rt.clock.sleep(decode_seconds(checkpoint.arch, *size) * job.batch_size)
+        with rt.telemetry.busy():
+            done = sample_batch(rt, job, job.sample_steps, job.width, job.height, steps_run)
+            steps_run += done
+            fraction, size = done / job.sample_steps if job.sample_steps else 1.0, (job.width, job.height)
+            if hr_plan is not None and not rt.state.flags()[0]:
+                fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
+                steps_run += hr_plan.steps
+            rt.clock.sleep(decode_seconds(checkpoint.arch, *size) * job.batch_size)
         for i in range(n * job.batch_size, (n + 1) * job.batch_size):
             result.pixels.append(image_pixels(job, checkpoint, i, fraction, blank, size))
             result.infotexts.append(image_infotext(rt, job, checkpoint, i))

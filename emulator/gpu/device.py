@@ -85,6 +85,12 @@ class Device:
             allocated_mib=allocated, unallocated_mib=unallocated,
         )  # fmt: skip
 
+    def framebuffer_mib(self) -> tuple[int, int]:
+        """(used, total) MiB as the driver sees them: reserved by torch plus the CUDA context."""
+        with self._lock:
+            used = sum(self._resident.values()) + self._working + self._reserved_extra + self.context_mib
+        return round(used), round(self.total_mib)
+
     def memory_stats(self) -> dict[str, object]:
         """The `cuda` object of `/sdapi/v1/memory` (bytes, as torch.cuda.memory_stats reports them)."""
         with self._lock:

@@ -7,7 +7,7 @@ import os
 import threading
 
 from emulator.config import EmulatorConfig
-from emulator.gpu.clock import SimClock
+from emulator.gpu.clock import Clock
 from emulator.gpu.device import Device
 from emulator.gpu.timing import load_seconds, to_device_seconds
 from emulator.gpu.vram import weights_mib
@@ -21,7 +21,7 @@ class ModelLoader:
 
     def __init__(
         self, config: EmulatorConfig, checkpoints: CheckpointList, options: Options, device: Device,
-        clock: SimClock, stats: Stats,
+        clock: Clock, stats: Stats,
     ) -> None:  # fmt: skip
         self.config = config
         self.checkpoints = checkpoints

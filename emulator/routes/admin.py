@@ -36,6 +36,7 @@ def _stats(rt: Runtime) -> dict[str, Any]:
         "queue_waiting": rt.queue_lock.waiting(),
         "queue_busy": rt.queue_lock.locked(),
         "vram_resident_mib": round(rt.device.resident_mib(), 1),
+        "clock_slept_s": round(rt.clock.slept_s(), 6),
         "cuda_oom_events": rt.device.num_ooms,
         "active_faults": len(rt.faults.active()),
     }
@@ -50,6 +51,7 @@ def _config(rt: Runtime) -> dict[str, Any]:
         "version": c.version, "hashing": c.hashing, "ckpt_dir": str(c.ckpt_dir) if c.ckpt_dir else None,
         "lora_dir": str(c.lora_dir) if c.lora_dir else None,
         "no_half": c.precision.no_half, "no_half_vae": c.precision.no_half_vae,
+        "gpu": {"index": c.gpu.index, "name": c.gpu.name, "uuid": c.gpu.uuid, "hostname": c.gpu.hostname},
     }  # fmt: skip
 
 
