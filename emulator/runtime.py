@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from emulator.config import EmulatorConfig
 from emulator.faults import FaultBook
+from emulator.generation.cond_cache import CondCache
 from emulator.generation.fifo_lock import FIFOLock
 from emulator.generation.progress import SharedState
 from emulator.gpu.clock import Clock, SimClock
@@ -31,6 +32,7 @@ class Runtime:
     loras: LoraList
     device: Device
     telemetry: Telemetry
+    conds: CondCache
     loader: ModelLoader
     faults: FaultBook
     stats: Stats
@@ -61,7 +63,7 @@ def build_runtime(config: EmulatorConfig, clock: Clock | None = None) -> Runtime
     faults.add([spec for spec in config.faults if spec.kind != "slow_startup"])
     return Runtime(
         config=config, clock=clock, state=SharedState(), queue_lock=FIFOLock(), options=options,
-        checkpoints=checkpoints, loras=loras, device=device, telemetry=Telemetry(clock), loader=loader,
-        faults=faults, stats=stats,
+        checkpoints=checkpoints, loras=loras, device=device, telemetry=Telemetry(clock), conds=CondCache(),
+        loader=loader, faults=faults, stats=stats,
         seeds=random.Random(config.seed), seeds_lock=threading.Lock(),
     )  # fmt: skip

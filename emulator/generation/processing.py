@@ -6,13 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.faults import FaultKind
-from emulator.generation import hires
+from emulator.generation import hires, stages
 from emulator.generation.job import Job
 from emulator.generation.outputs import image_infotext, image_pixels
 from emulator.generation.samplers import SAMPLERS_BY_NAME, resolve, schedule_label
 from emulator.generation.sampling import sample_batch
-from emulator.gpu.timing import decode_seconds
-from emulator.gpu.vram import lora_mib, working_mib
+from emulator.gpu.vram import lora_mib
 from emulator.models.checkpoints import Checkpoint
 from emulator.models.loras import prompt_loras
 from emulator.runtime import Runtime
@@ -101,22 +100,6 @@ def _int_option(value: object, default: int) -> int:
         return default
 
 
-def _reserve_vram(rt: Runtime, job: Job, checkpoint: Checkpoint, width: int, height: int) -> None:
-    """The OOM decision, taken before a pass's first step. Raises OutOfMemoryError."""
-    need = working_mib(
-        checkpoint.arch, width, height, job.batch_size,
-        linear_attention=rt.config.linear_attention, precision=rt.config.precision,
-    )  # fmt: skip
-    forced = job.fault(FaultKind.OOM) is not None
-    if forced:
-        rt.stats.bump("faults_fired")
-    try:
-        rt.device.allocate_working(need, force=forced)
-    except Exception:
-        rt.stats.bump("ooms")
-        raise
-
-
 def _process_inner(rt: Runtime, job: Job) -> Processed:
     checkpoint = _prepare(rt, job)
     if job.img2img:
@@ -135,7 +118,8 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
     if SAMPLERS_BY_NAME[job.sampler_name].kdiffusion and label != "Automatic":
         job.extra["Schedule type"] = label  # k-diffusion's get_sigmas records the schedule it used
     result = Processed(checkpoint=checkpoint, clip_skip=job.clip_skip)
-    _reserve_vram(rt, job, checkpoint, job.width, job.height)
+    if not rt.options.get("persistent_cond_cache"):
+        rt.conds.clear()
     steps_run = 0
     blank = job.fault(FaultKind.BLANK_IMAGE) is not None
     for n in range(job.n_iter):
@@ -155,13 +139,16 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
             job.height,
         )
         with rt.telemetry.busy():
+            stages.encode_conds(rt, job, checkpoint, n, hires=hr_plan is not None)
+            stages.start_unet_pass(rt, job, checkpoint, job.width, job.height)
             done = sample_batch(rt, job, job.sample_steps, job.width, job.height, steps_run)
             steps_run += done
             fraction, size = done / job.sample_steps if job.sample_steps else 1.0, (job.width, job.height)
             if hr_plan is not None and not rt.state.flags()[0]:
                 fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
                 steps_run += hr_plan.steps
-            rt.clock.sleep(decode_seconds(checkpoint.arch, *size) * job.batch_size)
+            stages.decode(rt, job, checkpoint, *size)
+        stages.empty_cache(rt)  # torch_gc() after every batch (processing.py:1012)
         for i in range(n * job.batch_size, (n + 1) * job.batch_size):
             result.pixels.append(image_pixels(job, checkpoint, i, fraction, blank, size))
             result.infotexts.append(image_infotext(rt, job, checkpoint, i))
@@ -176,6 +163,6 @@ def _hires_pass(
     """The second pass at the target size. Raises TypeError without denoising_strength, or an OOM."""
     rt.state.next_job()
     hires.check_denoising(job.denoising_strength)
-    _reserve_vram(rt, job, checkpoint, hr_plan.width, hr_plan.height)
+    stages.start_unet_pass(rt, job, checkpoint, hr_plan.width, hr_plan.height)
     done = sample_batch(rt, job, hr_plan.steps, hr_plan.width, hr_plan.height, steps_before)
     return (done / hr_plan.steps if hr_plan.steps else 1.0), (hr_plan.width, hr_plan.height)

@@ -44,18 +44,26 @@ def _fire_step_faults(rt: Runtime, job: Job, completed: int) -> None:
             raise injected_error(fault)
 
 
-def batch_step_seconds(rt: Runtime, job: Job, arch_width: int, arch_height: int) -> float:
-    """Real seconds per step of this batch: the GPU model, the card's speed, slow faults, time scale."""
+def _evaluations_per_step(job: Job) -> int:
+    sampler = SAMPLERS_BY_NAME.get(job.sampler_name)
+    return 2 if sampler is not None and sampler.options.get("second_order") else 1
+
+
+def batch_step_seconds(rt: Runtime, job: Job, width: int, height: int) -> float:
+    """Simulated seconds per step of this batch at this size: the GPU model, the card's speed, the
+    sampler's UNet evaluations per step, slow faults."""
     loaded = rt.loader.loaded
     if loaded is None:
         return 0.0
     seconds = step_seconds(
-        loaded.arch, arch_width, arch_height, job.batch_size, linear_attention=rt.config.linear_attention
+        loaded.arch, width, height, job.batch_size, linear_attention=rt.config.linear_attention
     )
-    sampler = SAMPLERS_BY_NAME.get(job.sampler_name)
-    if sampler is not None and sampler.options.get("second_order"):
-        seconds *= 2  # two UNet evaluations per step
-    return seconds / rt.config.gpu_speed * job.slow_factor()
+    return seconds * _evaluations_per_step(job) / rt.config.gpu_speed * job.slow_factor()
+
+
+def batch_eval_seconds(rt: Runtime, job: Job, width: int, height: int) -> float:
+    """Simulated seconds of one UNet evaluation of this batch (a step of a first-order sampler)."""
+    return batch_step_seconds(rt, job, width, height) / _evaluations_per_step(job)
 
 
 def sample_batch(rt: Runtime, job: Job, steps: int, width: int, height: int, steps_before: int) -> int:

@@ -42,8 +42,10 @@ class Device:
             return sum(self._resident.values())
 
     def allocate_working(self, mib: float, *, force: bool = False) -> None:
-        """Reserve a job's working memory. Raises OutOfMemoryError (and counts it) if it does not fit,
-        or always when `force` (an injected OOM, reported as if the job needed more than is free)."""
+        """Reserve a pass's working memory (replacing the previous pass's). Raises OutOfMemoryError (and
+        counts it) if it does not fit, or always when `force` (an injected OOM, reported as if the pass
+        needed more than is free). A failed pass keeps what it allocated before the failing chunk
+        reserved until `release_working`, as torch's cache does until `empty_cache`."""
         with self._lock:
             resident = sum(self._resident.values())
             budget = self.total_mib - self.context_mib
@@ -56,34 +58,42 @@ class Device:
                 return
             self.num_ooms += 1
             self.num_alloc_retries += 1
-            message = self._oom_message(resident, mib, budget)
-        raise OutOfMemoryError(message)
+            error = self._out_of_memory(resident, mib, budget)
+        raise error
 
-    def release_working(self) -> None:
-        """torch_gc() at the end of a job: working memory freed and the cache emptied."""
+    def release_working(self) -> float:
+        """torch_gc(): the working memory freed and the cache emptied; returns the MiB given back."""
         with self._lock:
+            released = self._working + self._reserved_extra
             self._working = 0.0
             self._reserved_extra = 0.0
+            return released
 
     def _touch_peaks(self) -> None:
         allocated = sum(self._resident.values()) + self._working
         self._peak_allocated = max(self._peak_allocated, allocated)
         self._peak_reserved = max(self._peak_reserved, allocated + self._reserved_extra)
 
-    def _oom_message(self, resident: float, need: float, budget: float) -> str:
-        # Working memory is allocated in chunks; the one that fails is the "Tried to allocate" figure.
+    def _out_of_memory(self, resident: float, need: float, budget: float) -> OutOfMemoryError:
+        # Working memory is allocated in chunks; the one that fails is the "Tried to allocate" figure,
+        # and the chunks before it are what the pass got through.
         chunk = round_block(min(need, max(20.0, need / 8)))
         unallocated = round_block(min(256.0, 0.02 * max(resident, 1.0)))
         fitted = max(0, math.floor((budget - resident - unallocated) / chunk))
         allocated = resident + fitted * chunk
         free = max(0.0, budget - allocated - unallocated)
         in_use = allocated + unallocated + self.context_mib
-        self._peak_allocated = max(self._peak_allocated, allocated)
-        self._peak_reserved = max(self._peak_reserved, allocated + unallocated)
-        return oom_message(
+        self._working, self._reserved_extra = fitted * chunk, unallocated
+        self._touch_peaks()
+        message = oom_message(
             chunk_mib=chunk, total_mib=self.total_mib, free_mib=free, in_use_mib=in_use,
             allocated_mib=allocated, unallocated_mib=unallocated,
         )  # fmt: skip
+        return OutOfMemoryError(
+            message,
+            allocated_share=min(1.0, fitted * chunk / need),
+            reserved_mib=fitted * chunk + unallocated,
+        )
 
     def framebuffer_mib(self) -> tuple[int, int]:
         """(used, total) MiB as the driver sees them: reserved by torch plus the CUDA context."""

@@ -15,8 +15,15 @@ OOM_HINT = (
 
 
 class OutOfMemoryError(RuntimeError):
-    """Raised when a job needs more VRAM than is free; named like torch.cuda.OutOfMemoryError so the
-    A1111 error envelope says "OutOfMemoryError"."""
+    """Raised when a pass needs more VRAM than is free; named like torch.cuda.OutOfMemoryError so the
+    A1111 error envelope says "OutOfMemoryError". `allocated_share` is the share of the pass's working
+    memory allocated before the failing chunk (how far the pass got); `reserved_mib` what it leaves in
+    torch's cache for `empty_cache` to give back."""
+
+    def __init__(self, message: str, *, allocated_share: float = 0.0, reserved_mib: float = 0.0) -> None:
+        super().__init__(message)
+        self.allocated_share = allocated_share
+        self.reserved_mib = reserved_mib
 
 
 def format_size(size_bytes: float) -> str:

@@ -8,6 +8,7 @@ from emulator.gpu.vram import Precision, weights_mib
 from emulator.models.arch import Arch
 
 HOST_TO_DEVICE_MIB_S = 8000.0  # weights moved back from RAM by reload-checkpoint (PCIe 4.0 x16, effective)
+EMPTY_CACHE_S_PER_GIB = 0.005  # torch.cuda.empty_cache(): cudaFree of the cached blocks, per GiB given back
 
 
 def step_seconds(arch: Arch, width: int, height: int, batch: int, *, linear_attention: bool) -> float:
@@ -23,6 +24,16 @@ def decode_seconds(arch: Arch, width: int, height: int) -> float:
     """VAE decode of one image."""
     p = profile(arch)
     return p.vae_decode_s * width * height / p.native_px
+
+
+def encode_seconds(arch: Arch) -> float:
+    """One conditioning through the text encoders (A1111 encodes the prompt and the negative separately)."""
+    return profile(arch).text_encode_s
+
+
+def empty_cache_seconds(released_mib: float) -> float:
+    """`torch_gc()`'s `empty_cache()`: synchronous frees, proportional to what the cache gives back."""
+    return EMPTY_CACHE_S_PER_GIB * max(released_mib, 0.0) / 1024
 
 
 def load_seconds(arch: Arch) -> float:

@@ -16,6 +16,7 @@ from emulator.generation import images
 from emulator.generation.job import Job, job_from_request
 from emulator.generation.processing import Processed, process_images
 from emulator.generation.samplers import V19_SAMPLER_NAMES, resolve
+from emulator.generation.stages import empty_cache
 from emulator.routes.apply_infotext import apply_infotext
 from emulator.routes.scripts import check_alwayson, check_script_name
 from emulator.runtime import Runtime
@@ -88,7 +89,7 @@ def run_generation(
                 rt.stats.bump("txt2img_interrupted")
         finally:
             rt.state.end()
-            rt.device.release_working()
+            empty_cache(rt)  # state.end()'s torch_gc(): after an error, what the failed pass cached
     index_of_first_image = 0
     grid_wanted = req["save_images"] and rt.options.get("return_grid")
     if grid_wanted and len(processed.pixels) > 1:  # save_images=false sets do_not_save_grid
