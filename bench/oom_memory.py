@@ -27,8 +27,8 @@ import httpx
 from sqlalchemy import delete
 
 from bench.services import adopt, services
-from emulator import gpu
-from emulator.arch import Arch
+from emulator.gpu import vram as gpu
+from emulator.models.arch import Arch
 from tests.helpers.processes import Processes, base_env
 from worker.celery_app import app
 from worker.context import close_producer_context

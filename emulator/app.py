@@ -6,10 +6,11 @@ from fastapi import FastAPI, HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
-from emulator import routes_admin, routes_generation, routes_misc, routes_models
-from emulator.auth import auth_dependencies
-from emulator.errors import EnvelopeMiddleware, ProcessTimeMiddleware, http_exception_handler
-from emulator.routes_admin import Listener
+from emulator.routes import admin, catalog, dcgm, generation, models, options, system
+from emulator.routes.admin import Listener
+from emulator.routes.auth import ApiAuth
+from emulator.routes.envelope import EnvelopeMiddleware, http_exception_handler
+from emulator.routes.process_time import ProcessTimeMiddleware
 from emulator.runtime import Runtime
 
 
@@ -27,9 +28,12 @@ def create_app(rt: Runtime, listener: Listener | None = None) -> FastAPI:
             allow_methods=["*"], allow_credentials=True, allow_headers=["*"],
         )  # fmt: skip
     app.add_exception_handler(HTTPException, http_exception_handler)
-    deps = auth_dependencies(rt.config.api_auth)
-    routes_generation.register(app, rt, deps)
-    routes_models.register(app, rt, deps)
-    routes_misc.register(app, rt, deps)
-    routes_admin.register(app, rt, listener)
+    auth = ApiAuth(rt.config.api_auth)
+    generation.register(app, rt, auth)
+    options.register(app, rt, auth)
+    models.register(app, rt, auth.dependencies())
+    catalog.register(app, rt, auth.dependencies())
+    system.register(app, rt, auth.dependencies())
+    admin.register(app, rt, listener)
+    dcgm.register(app, rt)
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,18 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from emulator.a1111_flags import FLAGS, dest, resolve_default
-from emulator.arch import Arch
 from emulator.config import DEFAULT_PORT, DEFAULT_VERSION, EmulatorConfig
 from emulator.faults import FaultSpec
-from emulator.gpu import Precision
+from emulator.gpu.identity import DEFAULT_NAME, GpuIdentity, host_index
+from emulator.gpu.vram import Precision
+from emulator.models.arch import Arch
+from emulator.routes.auth import parse_api_auth
 
 # --emu-<name> flag -> (environment variable, type, help)
 EMU_KNOBS: dict[str, tuple[str, type, str]] = {
     "time-scale": ("A1111_EMU_TIME_SCALE", float, "multiplies every simulated duration (default 1.0)"),
     "vram-mb": ("A1111_EMU_VRAM_MB", float, "VRAM of the simulated card in MiB (default 24576)"),
+    "gpu-name": ("A1111_EMU_GPU_NAME", str, f"the card's model name in telemetry (default {DEFAULT_NAME})"),
     "gpu-speed": ("A1111_EMU_GPU_SPEED", float, "card throughput relative to an RTX 4080 (default 1.0)"),
     "load-s": ("A1111_EMU_LOAD_S", float, "checkpoint load seconds for every architecture"),
     "load-s-sd15": ("A1111_EMU_LOAD_S_SD15", float, "checkpoint load seconds, SD1.5 (default 5)"),
@@ -117,7 +121,8 @@ def _path(value: Any) -> Path | None:
 def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
     """The configuration for `argv` (webui.py's flags; unknown ones are ignored) and `env`.
 
-    Raises ConfigError for an unusable emulator knob.
+    Raises ConfigError for an unusable emulator knob, and ValueError for a malformed `--api-auth`
+    (which A1111 does not catch either: the process dies with it).
     """
     parsed, _unknown = build_parser().parse_known_args(list(argv))
     flags = a1111_namespace(parsed)
@@ -130,18 +135,13 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         value = _knob(parsed, env, name)
         if value is not None or load_all is not None:
             load_s[arch] = float(value if value is not None else load_all)
-    auth: dict[str, str] = {}
-    for pair in (flags["api_auth"] or "").split(","):
-        if ":" in pair:
-            user, password = pair.split(":", 1)
-            auth[user] = password
     mode = _knob(parsed, env, "sampler-mode") or "1.10"
     if mode not in ("1.10", "1.9"):
         raise ConfigError(f"--emu-sampler-mode must be 1.10 or 1.9, not {mode!r}")
     raw_faults = [*([env[_FAULTS_ENV]] if env.get(_FAULTS_ENV) else []), *parsed.emu_fault]
     return EmulatorConfig(
         a1111_flags=flags,
-        host=flags["server_name"] or ("0.0.0.0" if flags["listen"] else "127.0.0.1"),
+        host=flags["server_name"] or ("0.0.0.0" if flags["listen"] else None),
         port=flags["port"] or DEFAULT_PORT,
         ckpt_dir=_path(flags["ckpt_dir"]),
         ckpt=_path(flags["ckpt"]),
@@ -151,12 +151,18 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         hashing=not flags["no_hashing"],
         linear_attention=_linear_attention(_knob(parsed, env, "attention"), flags),
         precision=Precision(no_half=bool(flags["no_half"]), no_half_vae=bool(flags["no_half_vae"])),
-        api_auth=auth,
+        api_auth=parse_api_auth(flags["api_auth"]),
         skip_load_model_at_start=bool(flags["skip_load_model_at_start"]),
         api_server_stop=bool(flags["api_server_stop"]),
         timeout_keep_alive_s=int(flags["timeout_keep_alive"]),
+        admin_from_network=bool(flags["server_name"] or flags["listen"]),
         time_scale=_positive(_knob(parsed, env, "time-scale"), 1.0, "time-scale", allow_zero=True),
         vram_mb=_positive(_knob(parsed, env, "vram-mb"), 24576.0, "vram-mb"),
+        gpu=GpuIdentity(
+            index=host_index(env, flags["device_id"]),
+            name=_label_value(_knob(parsed, env, "gpu-name") or DEFAULT_NAME, "gpu-name"),
+            hostname=socket.gethostname(),
+        ),
         gpu_speed=_positive(_knob(parsed, env, "gpu-speed"), 1.0, "gpu-speed"),
         load_s=load_s,
         faults=_faults(raw_faults),
@@ -165,6 +171,13 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str]) -> EmulatorConfig:
         seed=_knob(parsed, env, "seed"),
         log_level=_knob(parsed, env, "log-level") or "warning",
     )
+
+
+def _label_value(value: str, name: str) -> str:
+    """A value dcgm-exporter's template can print between quotes as it is (it escapes nothing)."""
+    if any(char in value for char in '"\\\n'):
+        raise ConfigError(f"--emu-{name} cannot contain quotes, backslashes or newlines: {value!r}")
+    return value
 
 
 def _positive(value: Any, default: float, name: str, *, allow_zero: bool = False) -> float:

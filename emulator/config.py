@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulator.arch import Arch
 from emulator.faults import FaultSpec
-from emulator.gpu import Precision
+from emulator.gpu.identity import GpuIdentity
+from emulator.gpu.vram import Precision
+from emulator.models.arch import Arch
 
 DEFAULT_PORT = 7861  # A1111's port with --nowebui (webui.py:43)
 DEFAULT_VERSION = "v1.10.1"
@@ -19,7 +20,9 @@ class EmulatorConfig:
     """Everything the server needs; `a1111_flags` is the argparse namespace `/cmd-flags` reports."""
 
     a1111_flags: dict[str, Any]
-    host: str = "127.0.0.1"
+    # what uvicorn binds: --server-name, else 0.0.0.0 with --listen, else None, which uvicorn hands to
+    # asyncio's create_server as "every interface" (initialize_util.py:10-16, api.py:905-915)
+    host: str | None = None
     port: int = DEFAULT_PORT
     ckpt_dir: Path | None = None
     ckpt: Path | None = None
@@ -33,9 +36,11 @@ class EmulatorConfig:
     skip_load_model_at_start: bool = False
     api_server_stop: bool = False
     timeout_keep_alive_s: int = 30
+    admin_from_network: bool = False  # --listen or --server-name: the admin API's faults accept any client
     # emulator-only knobs (--emu-* flags, A1111_EMU_* variables)
     time_scale: float = 1.0
     vram_mb: float = 24576.0
+    gpu: GpuIdentity = field(default_factory=GpuIdentity)  # what telemetry calls the card
     gpu_speed: float = 1.0  # throughput relative to the reference card (RTX 4080)
     load_s: dict[Arch, float] = field(default_factory=dict)  # overrides of the per-arch load times
     faults: tuple[FaultSpec, ...] = ()

@@ -22,7 +22,7 @@ class FaultKind(StrEnum):
     CORRUPT_BASE64 = "corrupt_base64"  # the response's images are not valid base64
     BLANK_IMAGE = "blank_image"  # all-black images, as from a NaN VAE
     REFUSE_CONNECTIONS = "refuse_connections"  # the listening socket is closed for `seconds`
-    OOM = "oom"  # a CUDA OOM at the first step, whatever the memory model says
+    OOM = "oom"  # a CUDA OOM in the first UNet evaluation, whatever the memory model says
     SLOW_STARTUP = "slow_startup"  # start-up only: listen `seconds` late
 
 

@@ -6,29 +6,33 @@ import random
 import threading
 from dataclasses import dataclass
 
-from emulator.checkpoints import CheckpointList
-from emulator.clock import SimClock
 from emulator.config import EmulatorConfig
-from emulator.device import Device
 from emulator.faults import FaultBook
-from emulator.fifo_lock import FIFOLock
-from emulator.loader import ModelLoader
-from emulator.loras import LoraList
-from emulator.options import Options
-from emulator.state import SharedState
+from emulator.generation.cond_cache import CondCache
+from emulator.generation.fifo_lock import FIFOLock
+from emulator.generation.progress import SharedState
+from emulator.gpu.clock import Clock, SimClock
+from emulator.gpu.device import Device
+from emulator.gpu.telemetry import Telemetry
+from emulator.models.checkpoints import CheckpointList
+from emulator.models.loader import ModelLoader
+from emulator.models.loras import LoraList
+from emulator.models.options import Options
 from emulator.stats import Stats
 
 
 @dataclass
 class Runtime:
     config: EmulatorConfig
-    clock: SimClock
+    clock: Clock
     state: SharedState
     queue_lock: FIFOLock
     options: Options
     checkpoints: CheckpointList
     loras: LoraList
     device: Device
+    telemetry: Telemetry
+    conds: CondCache
     loader: ModelLoader
     faults: FaultBook
     stats: Stats
@@ -41,9 +45,10 @@ class Runtime:
             return self.seeds.randrange(4294967294)
 
 
-def build_runtime(config: EmulatorConfig) -> Runtime:
-    """Scan the model folders and arm the start-up faults; the initial load is started by the server."""
-    clock = SimClock(config.time_scale)
+def build_runtime(config: EmulatorConfig, clock: Clock | None = None) -> Runtime:
+    """Scan the model folders and arm the start-up faults; the initial load is started by the server.
+    `clock` defaults to one that sleeps at the configured time scale."""
+    clock = clock or SimClock(config.time_scale)
     options = Options(config.settings_file)
     checkpoints = CheckpointList(config.ckpt_dir, config.ckpt, hashing=config.hashing)
     cmd_ckpt = checkpoints.refresh()
@@ -58,6 +63,7 @@ def build_runtime(config: EmulatorConfig) -> Runtime:
     faults.add([spec for spec in config.faults if spec.kind != "slow_startup"])
     return Runtime(
         config=config, clock=clock, state=SharedState(), queue_lock=FIFOLock(), options=options,
-        checkpoints=checkpoints, loras=loras, device=device, loader=loader, faults=faults, stats=stats,
+        checkpoints=checkpoints, loras=loras, device=device, telemetry=Telemetry(clock), conds=CondCache(),
+        loader=loader, faults=faults, stats=stats,
         seeds=random.Random(config.seed), seeds_lock=threading.Lock(),
     )  # fmt: skip

@@ -72,9 +72,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             time.sleep(spec.seconds)
     runtime = build_runtime(config)
     ref = _ServerRef()
+    # host=None is what A1111 passes without --listen or --server-name; uvicorn's annotation says str,
+    # but it hands the value to asyncio's create_server, where None means every interface
     uv_config = uvicorn.Config(
-        create_app(runtime, listener=ref), host=config.host, port=config.port, log_level=config.log_level,
-        timeout_keep_alive=config.timeout_keep_alive_s, lifespan="off", timeout_graceful_shutdown=2,
+        create_app(runtime, listener=ref), host=config.host, port=config.port,  # type: ignore[arg-type]
+        log_level=config.log_level, timeout_keep_alive=config.timeout_keep_alive_s, lifespan="off",
+        timeout_graceful_shutdown=2,
     )  # fmt: skip
     server = EmulatorServer(uv_config)
     ref.server = server

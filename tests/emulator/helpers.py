@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 from PIL import Image
+from starlette.types import ASGIApp
 
 SMALL = {"width": 64, "height": 64, "steps": 4}  # cheap to render and encode
 
@@ -41,6 +43,50 @@ def poll_until(check: Callable[[], bool], timeout_s: float = 10.0, interval_s: f
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         time.sleep(interval_s)
+
+
+class FakeClock:
+    """A clock whose time moves only when told to or when something sleeps on it (the emulator's
+    `Clock` protocol): simulated durations become exact and nothing waits."""
+
+    def __init__(self, start_s: float = 0.0) -> None:
+        self.t = start_s
+        self.slept = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, simulated_s: float) -> None:
+        if simulated_s > 0:
+            self.t += simulated_s
+            self.slept += simulated_s
+
+    def slept_s(self) -> float:
+        return self.slept
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+class InProcess:
+    """Calls an emulator app in this process through httpx's ASGI transport: no server, no port."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(call())
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
 
 
 class Background:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import samplers as a1111
+from emulator.generation import samplers as a1111
 from worker.jobs.samplers import SAMPLERS, SCHEDULERS, SamplerChoice, effective_schedule, resolve_sampler
 
 SPELLINGS = [(label, spelling) for label, spellings in SCHEDULERS.items() for spelling in spellings]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from emulator import gpu
-from emulator.arch import Arch
+from emulator.gpu import timing as gpu
+from emulator.models.arch import Arch
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, wait_job, wait_until
 from worker.store.jobs import JobStore

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from emulator import gpu
-from emulator.arch import Arch
+from emulator.gpu import timing as gpu
+from emulator.models.arch import Arch
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job, wait_until
 from worker.store.jobs import JobStore

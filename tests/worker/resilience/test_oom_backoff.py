@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from emulator import gpu
-from emulator.arch import Arch
+from emulator.gpu import vram as gpu
+from emulator.models.arch import Arch
 from tests.helpers.processes import Processes
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job
 from worker.a1111.payload import build_txt2img
