@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_busy"}
+BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_busy", "B4": "bench.b4_oom"}
 
 
 def _module(benchmark_id: str) -> ModuleType:
