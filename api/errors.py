@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from worker.errors import JobNotFound, JobRejected, SdfleetError
+from worker.errors import JobNotFound, JobRejected, RecordUnavailable, SdfleetError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,12 @@ def install(app: FastAPI) -> None:
         ]
         message = "; ".join(str(p["msg"]) for p in problems)
         return JSONResponse({"error": "invalid_request", "message": message, "detail": problems}, 422)
+
+    @app.exception_handler(RecordUnavailable)
+    async def _record_unavailable(_: Request, exc: RecordUnavailable) -> JSONResponse:
+        log.warning("request failed: %s", exc)
+        body = {"error": "unavailable", "message": "the job record is unavailable; try again shortly"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(SdfleetError)
     async def _ours(_: Request, exc: SdfleetError) -> JSONResponse:

@@ -31,6 +31,7 @@ from worker.vocabulary import JobStatus
 ID = "B4"
 TITLE = "OOM backoff: batch-8 jobs on a card that holds 3, against an oracle splitting by 3"
 BATCH, HOLDS, SIZE, STEPS = 8, 3, 512, 20
+CHECKPOINT, ARCH = "jib_mix_illustrious_realistic_v2", Arch.SDXL  # memory grows with the batch at 512²
 PRECISION = gpu.Precision(no_half_vae=True)  # sdfleet launches A1111 with --no-half-vae
 
 
@@ -43,9 +44,11 @@ def card_mib(holds: int) -> float:
     """A card whose free memory, with the checkpoint loaded, lies between `holds` and `holds + 1`."""
 
     def need(batch: int) -> float:
-        return gpu.working_mib(Arch.SD15, SIZE, SIZE, batch, linear_attention=True, precision=PRECISION)
+        return gpu.working_mib(ARCH, SIZE, SIZE, batch, linear_attention=True, precision=PRECISION)
 
-    return gpu.CUDA_CONTEXT_MIB + gpu.weights_mib(Arch.SD15, PRECISION) + (need(holds) + need(holds + 1)) / 2
+    if not need(1) < need(holds) < need(holds + 1):
+        raise SystemExit(f"the stand-in's memory model does not tell {holds} from {holds + 1} at {SIZE}²")
+    return gpu.CUDA_CONTEXT_MIB + gpu.weights_mib(ARCH, PRECISION) + (need(holds) + need(holds + 1)) / 2
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -101,7 +104,7 @@ class Arm:
 
 def _arm(w: World, name: str, jobs: int) -> Arm:
     """A worker that launches its own stand-in; warmed with a batch-1 job; then `jobs` jobs of 8."""
-    w.procs.worker(name, ["deliberate_v6"], a1111_url=f"http://127.0.0.1:{free_port()}", launch=True)
+    w.procs.worker(name, [CHECKPOINT], a1111_url=f"http://127.0.0.1:{free_port()}", launch=True)
     arm = Arm()
     _job(1, seed=1)  # A1111 start-up, checkpoint load, connection pools; a batch of 1 teaches nothing
     for n in range(jobs):
@@ -116,7 +119,7 @@ def _arm(w: World, name: str, jobs: int) -> Arm:
 
 def _job(batch: int, *, seed: int) -> dict[str, Any]:
     job: dict[str, Any] = txt2img.delay(
-        prompt="a lighthouse at dusk", checkpoint="deliberate_v6", steps=STEPS, width=SIZE, height=SIZE,
+        prompt="a lighthouse at dusk", checkpoint=CHECKPOINT, steps=STEPS, width=SIZE, height=SIZE,
         batch_size=batch, seed=seed, sampler="Euler a",
     ).get(timeout=600)  # fmt: skip
     assert job["status"] == JobStatus.SUCCEEDED, job
@@ -129,7 +132,7 @@ def _seed_oracle(gpu_key: str) -> None:
     with engine.begin() as connection:
         connection.execute(
             insert(GpuCapacity).values(
-                gpu=gpu_key, architecture="sd15", pixels=SIZE * SIZE, largest_ok=HOLDS,
+                gpu=gpu_key, architecture=ARCH.value, pixels=SIZE * SIZE, largest_ok=HOLDS,
                 smallest_oom=HOLDS + 1, batch_limit=HOLDS,
             )
         )  # fmt: skip

@@ -18,10 +18,12 @@ Split first by who is at fault; every leaf maps to one failure category::
     │   └── OutputInvalid         output_invalid
     ├── JobCancelled              cancelled
     ├── JobNotFound               (lookup of an unknown job id; not a job outcome)
+    ├── RecordUnavailable         (Postgres cannot be reached; try again: HTTP 503, a worker retries)
     ├── ConfigurationError        (a process refuses to start; not a job outcome)
     └── InternalError             internal
 
-Foreign errors (httpx, psycopg, OS process exits) are translated into these at one boundary each.
+Foreign errors (httpx, psycopg/SQLAlchemy, OS process exits) are translated into these at one boundary
+each: the A1111 client, the job store, the supervisor.
 """
 
 from __future__ import annotations
@@ -162,6 +164,12 @@ class JobCancelled(SdfleetError):
 
 class JobNotFound(SdfleetError):
     """Raised when a job id names no job."""
+
+
+class RecordUnavailable(SdfleetError):
+    """Raised when Postgres cannot be reached or drops the connection; the same call may succeed later."""
+
+    category = FailureCategory.BACKEND_UNAVAILABLE
 
 
 class ConfigurationError(SdfleetError):

@@ -18,11 +18,12 @@ from celery.result import AsyncResult
 
 from worker.celery_app import TASK_NAME, app, ensure_configured, publish_job
 from worker.context import WorkerContext, producer_context, worker_context
-from worker.errors import JobNotFound
+from worker.errors import JobNotFound, RecordUnavailable
 from worker.jobs.queues import checkpoint_queue
 from worker.vocabulary import JobStatus, RunOutcome
 
 log = logging.getLogger(__name__)
+CLAIM_RETRY_S = 5.0  # a delivery that found Postgres away is published again after this
 
 
 class JobResult(AsyncResult):  # type: ignore[type-arg]
@@ -103,7 +104,14 @@ def txt2img(self: Txt2ImgTask, job_id: str) -> None:
         _leave_rotation(self, context)
         publish_job(job_id, context.store.get(uuid.UUID(job_id)).queue)
         raise Ignore()
-    outcome = context.runner.run(uuid.UUID(job_id))
+    try:
+        outcome = context.runner.run(uuid.UUID(job_id))
+    except RecordUnavailable as exc:  # Postgres is away before the claim: ring again in a while
+        log.warning("job %s not claimed (%s); published again in %s s", job_id, exc, CLAIM_RETRY_S)
+        queue = (self.request.delivery_info or {}).get("routing_key")
+        if queue:  # else the sweeper publishes it again once Postgres is back
+            publish_job(job_id, str(queue), countdown_s=CLAIM_RETRY_S)
+        raise Ignore() from exc
     if _unhealthy(context):
         _leave_rotation(self, context)
     if outcome.kind is RunOutcome.RETRY:

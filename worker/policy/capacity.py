@@ -8,6 +8,7 @@ card whose figures are settled costs no database work per job). A worker restart
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -15,8 +16,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from worker.errors import RecordUnavailable
 from worker.policy.oom import ShapeCapacity
+from worker.store.boundary import translate_db_errors
 from worker.store.models import GpuCapacity
+
+log = logging.getLogger(__name__)
 
 
 class CapacityMemory(Protocol):
@@ -39,6 +44,7 @@ class PostgresCapacity:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @translate_db_errors
     def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
         with self._sessions() as session:
             row = session.get(GpuCapacity, (gpu, architecture, pixels))
@@ -49,6 +55,7 @@ class PostgresCapacity:
     def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
         return self.known(gpu, architecture, pixels).limit
 
+    @translate_db_errors
     def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
         with self._sessions() as session:
             return session.scalar(
@@ -65,6 +72,7 @@ class PostgresCapacity:
     def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> ShapeCapacity:
         return self._update(gpu, architecture, pixels, lambda c: c.after_success(batch_size))
 
+    @translate_db_errors
     def _update(
         self, gpu: str, architecture: str, pixels: int, change: Callable[[ShapeCapacity], ShapeCapacity]
     ) -> ShapeCapacity:
@@ -102,22 +110,47 @@ class CachedCapacity:
     def known(self, gpu: str, architecture: str, pixels: int) -> ShapeCapacity:
         key = (gpu, architecture, pixels)
         if key not in self._known:
-            self._known[key] = self._shared.known(*key)
+            try:
+                self._known[key] = self._shared.known(*key)
+            except RecordUnavailable as exc:  # learn afresh rather than stop the job
+                log.warning("capacity of %s not read (%s); starting from nothing", key, exc)
+                return ShapeCapacity()
         return self._known[key]
 
     def known_max(self, gpu: str, architecture: str, pixels: int) -> int | None:
         return self.known(gpu, architecture, pixels).limit
 
     def held_elsewhere(self, gpu: str, architecture: str, pixels: int) -> int | None:
-        return self._shared.held_elsewhere(gpu, architecture, pixels)
+        try:
+            return self._shared.held_elsewhere(gpu, architecture, pixels)
+        except RecordUnavailable:
+            return None  # not known: an OOM is then not retried elsewhere
 
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
         """Always written: an OOM is rare, and another worker sharing the label should learn it."""
-        new = self._shared.record_oom(gpu, architecture, pixels, batch_size=batch_size)
-        self._known[(gpu, architecture, pixels)] = new
+        key = (gpu, architecture, pixels)
+        current = self.known(*key)
+        self._known[key] = self._write(
+            key, current.after_oom(batch_size), self._shared.record_oom, batch_size
+        )
 
     def record_success(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> None:
-        current = self.known(gpu, architecture, pixels)
+        key = (gpu, architecture, pixels)
+        current = self.known(*key)
         if current.after_success(batch_size) != current:
-            new = self._shared.record_success(gpu, architecture, pixels, batch_size=batch_size)
-            self._known[(gpu, architecture, pixels)] = new
+            new = self._write(key, current.after_success(batch_size), self._shared.record_success, batch_size)
+            self._known[key] = new
+
+    @staticmethod
+    def _write(
+        key: tuple[str, str, int],
+        local: ShapeCapacity,
+        write: Callable[..., ShapeCapacity],
+        batch_size: int,
+    ) -> ShapeCapacity:
+        """The shared value after the write, or `local` (this worker's view) while Postgres is away."""
+        try:
+            return write(*key, batch_size=batch_size)
+        except RecordUnavailable as exc:
+            log.warning("capacity of %s not written (%s); kept in this worker", key, exc)
+            return local

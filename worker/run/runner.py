@@ -18,7 +18,7 @@ from typing import Any
 from worker.a1111.backend import Backend, Watch
 from worker.a1111.client import Progress
 from worker.a1111.payload import build_txt2img
-from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, SdfleetError
+from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, RecordUnavailable, SdfleetError
 from worker.events.stream import JobEvents
 from worker.output.checks import check_images
 from worker.output.encode import output_image
@@ -36,6 +36,7 @@ from worker.vocabulary import EventKind, FailureCategory, RunOutcome
 
 log = logging.getLogger(__name__)
 RENEW_EVERY_S = 2.0  # how often a running job renews its lease and looks for a cancel
+PERSIST_FIRST_RETRY_S, PERSIST_MAX_RETRY_S = 0.5, 5.0  # recording an outcome while Postgres is away
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class JobRunner:
         limits: RunLimits,
         events: JobEvents | None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -93,6 +95,7 @@ class JobRunner:
         self.limits = limits
         self.events = events
         self._clock = clock
+        self._sleep = sleep
 
     def run(self, job_id: uuid.UUID) -> Outcome:
         """Run one delivery of `job_id`; never raises for a job's own failure (it is recorded)."""
@@ -106,7 +109,8 @@ class JobRunner:
             # Deliveries that never recorded an outcome (e.g. the worker process was killed each time).
             last = claim.previous_categories[-1] if claim.previous_categories else "backend_crashed"
             message = f"gave up: {claim.attempt - 1} attempts were used without a result"
-            if self.store.fail(claim.job_id, claim.attempt, FailureCategory(last), message, progress.report):
+            category = FailureCategory(last)
+            if self._persist(progress, self.store.fail, claim, category, message, progress.report):
                 journal.announce(EventKind.FAILED, category=last, message=message)
             return Outcome(RunOutcome.FINISHED, reason="attempts exhausted")
         journal.record(EventKind.STARTED, worker=self.worker_name, gpu=self.gpu_key)
@@ -118,14 +122,33 @@ class JobRunner:
             return self._after_failure(claim, exc, progress)
         self._close_report(progress, started)
         self.results.make_durable(claim.job_id, claim.attempt)
-        if not self.store.complete(
-            claim.job_id, claim.attempt, progress.images, progress.info, progress.report
+        if not self._persist(
+            progress, self.store.complete, claim, progress.images, progress.info, progress.report
         ):
             log.warning("job %s attempt %s was fenced off; its images are discarded", job_id, claim.attempt)
         else:
             journal.announce(EventKind.SUCCEEDED, images=len(progress.images))
             self._mark_used(claim.checkpoint, *(lora["name"] for lora in claim.params.get("loras", [])))
         return Outcome(RunOutcome.FINISHED)
+
+    def _persist(self, progress: _Progress, write: Callable[..., bool], claim: Claim, *args: Any) -> bool:
+        """Record an attempt's outcome, waiting out a Postgres outage for as long as the lease lasts
+        (from its last renewal). False if fenced off, or if Postgres did not come back in time: then
+        the lease runs out and the sweeper hands the job back, so nothing is lost."""
+        deadline = progress.renewed_at + self.limits.lease_s
+        delay = PERSIST_FIRST_RETRY_S
+        while True:
+            try:
+                return write(claim.job_id, claim.attempt, *args)
+            except RecordUnavailable as exc:
+                if self._clock() + delay >= deadline:
+                    log.error(
+                        "job %s attempt %s: outcome not recorded (%s)", claim.job_id, claim.attempt, exc
+                    )
+                    return False
+                log.warning("job %s: %s; recording its outcome again in %.1f s", claim.job_id, exc, delay)
+                self._sleep(delay)
+                delay = min(PERSIST_MAX_RETRY_S, delay * 2)
 
     def _close_report(self, progress: _Progress, started: float) -> None:
         progress.report.timings["total_s"] = round(self._clock() - started, 3)
@@ -221,7 +244,11 @@ class JobRunner:
             if now - progress.renewed_at < every_s:
                 return False
             progress.renewed_at = now
-            cancel = self.store.renew_lease(claim.job_id, claim.attempt, lease_s)
+            try:
+                cancel = self.store.renew_lease(claim.job_id, claim.attempt, lease_s)
+            except RecordUnavailable as exc:  # Postgres is away: the lease still runs; try next poll
+                log.warning("job %s: lease not renewed (%s)", claim.job_id, exc)
+                return False
             if cancel is None:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
             return cancel
@@ -252,7 +279,7 @@ class JobRunner:
         message = str(exc)
         journal = progress.journal
         if isinstance(exc, JobRejected | JobCancelled):
-            if self.store.fail(claim.job_id, claim.attempt, category, message, progress.report):
+            if self._persist(progress, self.store.fail, claim, category, message, progress.report):
                 journal.announce_failure(category, message)
             return Outcome(RunOutcome.FINISHED, reason=category.value)
         previous = [FailureCategory(c) for c in claim.previous_categories]
@@ -260,7 +287,7 @@ class JobRunner:
             category, claim.attempt, claim.max_attempts, previous, self._gpu_knowledge(category, progress)
         )
         if decision.retry:
-            if self.store.hand_back(claim.job_id, claim.attempt, category, message, progress.report):
+            if self._persist(progress, self.store.hand_back, claim, category, message, progress.report):
                 log.info(
                     "job %s attempt %s: %s; retrying in %ss",
                     claim.job_id,
@@ -276,7 +303,7 @@ class JobRunner:
                 )
             return Outcome(RunOutcome.DUPLICATE, reason="fenced off")
         final = f"{message} ({decision.reason})"
-        if self.store.fail(claim.job_id, claim.attempt, category, final, progress.report):
+        if self._persist(progress, self.store.fail, claim, category, final, progress.report):
             journal.announce_failure(category, final)
         return Outcome(RunOutcome.FINISHED, reason=category.value)
 

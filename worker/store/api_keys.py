@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from worker.errors import InvalidRequest
+from worker.store.boundary import translate_db_errors
 from worker.store.models import ApiKey
 from worker.store.records import utcnow
 
@@ -36,6 +37,7 @@ class ApiKeys:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
+    @translate_db_errors
     def create(self, name: str) -> str:
         """Create a key named `name` and return it; it cannot be shown again."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -47,6 +49,7 @@ class ApiKeys:
                 raise InvalidRequest(f"an API key named {name!r} exists already", field="name") from None
         return key
 
+    @translate_db_errors
     def authenticate(self, key: str) -> Caller | None:
         with self._sessions() as session:
             row = session.scalar(
@@ -54,6 +57,7 @@ class ApiKeys:
             )
             return Caller(row.name) if row is not None else None
 
+    @translate_db_errors
     def revoke(self, name: str) -> bool:
         with self._sessions.begin() as session:
             result = session.execute(
@@ -63,6 +67,7 @@ class ApiKeys:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @translate_db_errors
     def list(self) -> list[tuple[str, str, bool]]:
         """(name, prefix, revoked) of every key."""
         with self._sessions() as session:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, sessionmaker
 
 from worker.errors import InvalidRequest, JobNotFound
+from worker.store.boundary import translate_db_errors
 from worker.store.models import Attempt, Image, Job
 from worker.store.records import (
     AttemptReport,
@@ -63,13 +64,15 @@ FROM claimed
 
 class JobStore:
     """The job record in Postgres. Each method is one short transaction; the hot ones (create, claim,
-    renew, complete, fail, hand back, status) are Core statements whose answers come from RETURNING."""
+    renew, complete, fail, hand back, status) are Core statements whose answers come from RETURNING.
+    Every method raises RecordUnavailable when Postgres cannot be reached."""
 
     def __init__(self, engine: Engine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
 
+    @translate_db_errors
     def create(self, new: NewJob) -> tuple[JobRef, bool]:
         """Record a queued job: (the job, True). With an idempotency key its owner used already, the
         existing job is returned instead: (that job, False).
@@ -114,10 +117,12 @@ class JobStore:
             return JobRef(existing.id, existing.queue, existing.checkpoint), False
         return JobRef(job_id, new.queue, new.checkpoint), True
 
+    @translate_db_errors
     def mark_published(self, job_id: uuid.UUID) -> None:
         with self._sessions.begin() as session:
             session.execute(update(Job).where(Job.id == job_id).values(published_at=self._clock()))
 
+    @translate_db_errors
     def claim(self, job_id: uuid.UUID, worker: str, lease_s: float) -> Claim | None:
         """Take the job for one attempt; None if it is finished, cancelled or held by a live lease.
 
@@ -151,6 +156,7 @@ class JobStore:
             tuple(row.previous),
         )
 
+    @translate_db_errors
     def renew_lease(self, job_id: uuid.UUID, attempt: int, lease_s: float) -> bool | None:
         """Extend the lease; returns whether a cancel was requested, or None if the claim is lost.
 
@@ -166,6 +172,7 @@ class JobStore:
                 .returning(Job.cancel_requested)
             ).scalar_one_or_none()
 
+    @translate_db_errors
     def complete(
         self,
         job_id: uuid.UUID,
@@ -184,6 +191,7 @@ class JobStore:
             self._end_attempt(connection, job_id, attempt, AttemptOutcome.SUCCEEDED, None, None, report, now)
         return True
 
+    @translate_db_errors
     def fail(
         self,
         job_id: uuid.UUID,
@@ -202,6 +210,7 @@ class JobStore:
             self._end_attempt(connection, job_id, attempt, outcome, category, message, report, now)
         return True
 
+    @translate_db_errors
     def hand_back(
         self,
         job_id: uuid.UUID,
@@ -225,6 +234,7 @@ class JobStore:
             )
         return True
 
+    @translate_db_errors
     def request_cancel(self, job_id: uuid.UUID) -> Job:
         """Cancel a queued job at once; ask a running one to stop. Finished jobs are left as they are."""
         now = self._clock()
@@ -247,6 +257,7 @@ class JobStore:
             )
         return self.get(job_id)
 
+    @translate_db_errors
     def expired_leases(self, now: datetime, limit: int = 100) -> list[ExpiredLease]:
         """Running jobs whose lease ran out: their worker stopped renewing it."""
         with self._sessions() as session:
@@ -257,6 +268,7 @@ class JobStore:
             ).all()
             return [ExpiredLease(row.id, row.attempt, row.queue) for row in rows]
 
+    @translate_db_errors
     def expire_lease(self, job_id: uuid.UUID, attempt: int, now: datetime) -> LeaseExpiry:
         """Record the attempt as lost; hand the job back, or fail it if it has no attempts left.
 
@@ -298,6 +310,7 @@ class JobStore:
             )
             return LeaseExpiry.HANDED_BACK if retry else LeaseExpiry.FAILED
 
+    @translate_db_errors
     def queued_before(self, moment: datetime, limit: int = 500) -> list[tuple[uuid.UUID, str]]:
         """(job id, queue) of queued jobs not changed since `moment`: candidates for re-publishing."""
         with self._sessions() as session:
@@ -309,6 +322,7 @@ class JobStore:
             ).all()
             return [(row.id, row.queue) for row in rows]
 
+    @translate_db_errors
     def status(self, job_id: uuid.UUID) -> str:
         """The job's status alone (one indexed read); raises JobNotFound."""
         with self._engine.connect() as connection:
@@ -317,6 +331,7 @@ class JobStore:
             raise JobNotFound(f"no job with id {job_id}")
         return status
 
+    @translate_db_errors
     def get(self, job_id: uuid.UUID) -> Job:
         """The job with its attempts and images; raises JobNotFound."""
         with self._sessions() as session:
