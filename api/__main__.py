@@ -20,7 +20,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = ApiSettings()
     updates = {k: v for k, v in (("api_host", args.host), ("api_port", args.port)) if v is not None}
     settings = settings.model_copy(update=updates)
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, access_log=False)
+    if settings.api_processes == 1:
+        uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, access_log=False)
+    else:  # each process builds its app (and reads its settings) itself
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            workers=settings.api_processes,
+            access_log=False,
+        )
     return 0
 
 

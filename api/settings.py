@@ -12,6 +12,9 @@ class ApiSettings(CoreSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_processes: int = Field(
+        default=1, ge=1, description="API processes (uvicorn workers); about one per core is enough."
+    )
     api_auth: bool = Field(default=True, description="Require an API key on /v1 routes.")
     public_url: str | None = Field(default=None, description="Base URL used in links; default: request's.")
     sync_wait_s: float = Field(default=600.0, description="Longest wait of the A1111-compatible routes.")

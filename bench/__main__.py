@@ -10,7 +10,13 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-BENCHMARKS = {"B1": "bench.b1_overhead", "B2": "bench.b2_busy", "B4": "bench.b4_oom"}
+BENCHMARKS = {
+    "B1": "bench.b1_overhead",
+    "B2": "bench.b2_busy",
+    "B4": "bench.b4_oom",
+    "B5": "bench.b5_api",
+    "B7": "bench.b7_memory",
+}
 
 
 def _module(benchmark_id: str) -> ModuleType:

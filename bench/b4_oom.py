@@ -89,9 +89,11 @@ def run(args: argparse.Namespace) -> Report:
             Figure("A1111 calls per job, learning", learning.calls / jobs, "", known.calls / jobs, "oracle"),
         ],  # fmt: skip
         notes=[
-            f"{jobs} jobs per arm, SD1.5 {SIZE}² batch {BATCH}, {STEPS} steps, card holds {HOLDS}, "
-            f"time scale {scale}; the arms run one after the other on identical cards"
-        ],  # fmt: skip
+            f"{jobs} jobs per arm, SDXL {SIZE}² batch {BATCH}, {STEPS} steps, card holds {HOLDS}, "
+            f"time scale {scale}; the arms run one after the other on identical cards",
+            f"learning: {' | '.join(learning.plans)}",
+            f"oracle: {' | '.join(known.plans)}",
+        ],
     )
 
 
@@ -100,6 +102,7 @@ class Arm:
         self.seconds: list[float] = []
         self.ooms = 0
         self.calls = 0
+        self.plans: list[str] = []  # each job's sub-batches, e.g. "8✗ 4✗ 2 3 3"
 
 
 def _arm(w: World, name: str, jobs: int) -> Arm:
@@ -113,7 +116,9 @@ def _arm(w: World, name: str, jobs: int) -> Arm:
         arm.seconds.append(time.perf_counter() - started)
         for attempt in job["attempt_history"]:
             arm.ooms += attempt["oom_count"]
-            arm.calls += len(attempt["timings"].get("sub_batches", []))
+            calls = attempt["timings"].get("sub_batches", [])
+            arm.calls += len(calls)
+            arm.plans.append(" ".join(f"{c['size']}{'' if c['outcome'] == 'ok' else '✗'}" for c in calls))
     return arm
 
 

@@ -20,17 +20,16 @@ class ShapeCapacity:
     limit: int | None = None  # the batch size to try at most next time
 
     def after_oom(self, batch_size: int) -> ShapeCapacity:
-        """An OOM at `batch_size`: go straight to the largest known success below it, else halve."""
+        """An OOM at `batch_size`: halve, but never below the largest size known to succeed.
+
+        Going straight down to a known success would, when that success is small (a card that ran
+        batches of 1), split the rest of the job into many tiny sub-batches; halving towards it costs at
+        most one more OOM per halving and lands near what the card holds.
+        """
         smallest = batch_size if self.smallest_oom is None else min(self.smallest_oom, batch_size)
-        if self.largest_ok is not None and self.largest_ok < batch_size:
-            limit = self.largest_ok
-        else:
-            limit = max(1, batch_size // 2)
-        return ShapeCapacity(
-            largest_ok=self.largest_ok if (self.largest_ok or 0) < batch_size else None,
-            smallest_oom=smallest,
-            limit=limit,
-        )
+        largest_ok = self.largest_ok if (self.largest_ok or 0) < batch_size else None
+        limit = max(1, batch_size // 2, largest_ok or 0)
+        return ShapeCapacity(largest_ok=largest_ok, smallest_oom=smallest, limit=limit)
 
     def after_success(self, batch_size: int) -> ShapeCapacity:
         """A success at `batch_size` raises the remembered bound to it if it is larger.

@@ -14,7 +14,9 @@ from worker.policy.oom import Cleanup, ShapeCapacity, emergency_cleanup, next_ch
     [
         (ShapeCapacity(), "oom", 8, 4),  # nothing known: halve
         (ShapeCapacity(), "oom", 1, 1),  # never below 1
-        (ShapeCapacity(largest_ok=3), "oom", 8, 3),  # straight to the known capacity
+        (ShapeCapacity(largest_ok=3), "oom", 8, 4),  # halve: a success at 3 says nothing about 4
+        (ShapeCapacity(largest_ok=1), "oom", 8, 4),  # not down to 1: the rest would run in ones
+        (ShapeCapacity(largest_ok=6), "oom", 8, 6),  # never below a known success
         (ShapeCapacity(largest_ok=3, limit=3), "oom", 3, 1),  # a known success that now fails: halve
         (ShapeCapacity(limit=4, smallest_oom=8), "oom", 4, 2),
         (ShapeCapacity(), "ok", 4, None),  # a success alone sets no cap
