@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest up venv clean
+.PHONY: demo test lint typecheck pytest up venv clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Benchmarks (never part of `make test`): each measures a baseline in the same run and prints ratios;
+# results go to bench/results/<ID>.json. `make bench BENCH="B1 B5"` runs some; bench-smoke runs one
+# short iteration of each so they cannot rot (CI runs it).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH)
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench --smoke
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

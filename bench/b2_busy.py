@@ -89,10 +89,12 @@ def _direct(a1111s: list[Emulator], payload: dict[str, object], jobs: int) -> tu
     """Two threads, each sending its share straight to its own stand-in: (busy seconds, makespan)."""
     busy: list[float] = []
     lock = threading.Lock()
+    ready = threading.Barrier(len(a1111s) + 1)
 
     def drive(url: str, count: int) -> None:
         with httpx.Client(base_url=url, timeout=120) as http:
-            http.post("/sdapi/v1/txt2img", json=payload).raise_for_status()  # warm
+            http.post("/sdapi/v1/txt2img", json=payload).raise_for_status()  # warm, before the clock
+            ready.wait()
             for _ in range(count):
                 t0 = time.perf_counter()
                 http.post("/sdapi/v1/txt2img", json=payload).raise_for_status()
@@ -100,9 +102,10 @@ def _direct(a1111s: list[Emulator], payload: dict[str, object], jobs: int) -> tu
                     busy.append(time.perf_counter() - t0)
 
     threads = [threading.Thread(target=drive, args=(a.url, jobs // len(a1111s))) for a in a1111s]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
+    ready.wait()
+    started = time.perf_counter()
     for thread in threads:
         thread.join()
     return sum(busy), time.perf_counter() - started

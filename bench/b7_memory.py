@@ -78,7 +78,11 @@ def run(args: argparse.Namespace) -> Report:
             ),
             Figure("Redis per queued job", per_job, "bytes", None, "", "≤ 2048 bytes", per_job <= 2048),
         ],  # fmt: skip
-        notes=[f"worker after {jobs} jobs (SD1.5 256², 4 steps); Redis weighed with {queued} queued jobs"],
+        notes=[
+            f"worker after {jobs} jobs (SD1.5 256², 4 steps); Redis weighed with {queued} queued jobs",
+            "worker processes (RSS, PSS MB): " + ", ".join(f"({r:.0f}, {p:.0f})" for r, p in ours),
+            "bare Celery processes (RSS, PSS MB): " + ", ".join(f"({r:.0f}, {p:.0f})" for r, p in bare),
+        ],
     )
 
 

@@ -64,7 +64,7 @@ class EventKind(StrEnum):
     """What a job's event stream reports (`worker.events`): its life as it happens, for live progress,
     waiting callers and the attempt's timeline."""
 
-    QUEUED = "queued"  # recorded and published: {"queue", "checkpoint"}
+    QUEUED = "queued"  # waiting for a worker: reported by the API from the row (no stream entry is written)
     STARTED = "started"  # claimed by a worker: {"worker", "attempt"}
     CHECKPOINT = "checkpoint"  # the worker's A1111 switched checkpoints: {"from", "to", "seconds"}
     PROGRESS = "progress"  # sampling: {"step", "steps", "fraction", "eta_s", "images_done", "images"}

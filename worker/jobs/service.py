@@ -63,9 +63,9 @@ class JobService:
         new = NewJob(**{**vars(new), "owner": owner, "idempotency_key": idempotency_key})
         job, created = self.store.create(new)
         if created:
+            # No event yet: a queued job is only its row and its message (a Redis stream costs ~3 KB,
+            # so streams begin when a worker starts the job; the API reports a queued job from its row).
             self._publish(str(job.id), job.queue)
-            if self.events is not None:
-                self.events.emit(job.id, EventKind.QUEUED, queue=job.queue, checkpoint=job.checkpoint)
         return str(job.id)
 
     def get(self, job_id: str | uuid.UUID, *, caller: str | None = None) -> Job:
