@@ -150,7 +150,7 @@ class JobService:
         """What an unfinished job is doing now: its queue position, or its latest progress (None for a
         finished job)."""
         if job.status == JobStatus.QUEUED:
-            return Live(queue_position=self.store.queue_position(job.id))
+            return Live(queue_position=self.store.standing(job.id)[1])
         if job.status != JobStatus.RUNNING:
             return None
         progress = self.events.last(job.id, EventKind.PROGRESS) if self.events is not None else None
