@@ -106,6 +106,8 @@ class AsyncSdfleetClient:
                         await source.response.aread()
                         raise error_for(source.response)
                     async for sse in source.aiter_sse():
+                        if not sse.data:
+                            continue  # a heartbeat comment
                         event = parse_event(sse)
                         drops = 0
                         last_event_id = event.id or last_event_id

@@ -120,6 +120,8 @@ class SdfleetClient:
                         source.response.read()
                         raise error_for(source.response)
                     for sse in source.iter_sse():
+                        if not sse.data:
+                            continue  # a heartbeat comment
                         event = parse_event(sse)
                         drops = 0
                         last_event_id = event.id or last_event_id
