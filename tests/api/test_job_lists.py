@@ -119,3 +119,13 @@ def test_a_queued_job_shows_its_queue_position(http: httpx.Client) -> None:
     assert job["live"]["queue_position"] >= 1
     assert http.get(f"/v1/jobs/{ahead}").json()["live"]["queue_position"] < job["live"]["queue_position"]
     assert http.get(f"/v1/jobs/{http.post(f'/v1/jobs/{ahead}/cancel').json()['id']}").json()["live"] is None
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "http://169.254.169.254/latest/meta-data", "http://[::1]/x",
+            "http://10.0.0.1/x", "gopher://example.com/"]
+)  # fmt: skip
+def test_callback_urls_to_internal_addresses_are_refused_at_submit(http: httpx.Client, url: str) -> None:
+    response = http.post("/v1/jobs", json={**VALID, "callback_url": url})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "callback_url"]

@@ -112,10 +112,10 @@ def _kind(address: Address) -> str | None:
         return "multicast"
     if address.is_unspecified:
         return "unspecified"
-    if address.is_private:
-        return "private"
     if address.is_reserved:
         return "reserved"
+    if address.is_private:
+        return "private"
     if not address.is_global:
         return "non-public"
     return None
