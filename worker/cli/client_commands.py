@@ -160,7 +160,10 @@ def run_jobs(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def _jobs_table(jobs: list[Any]) -> Table:
-    table = Table("id", "status", "checkpoint", "prompt", "seed", "images", "failure", "created")
+    table = Table()
+    table.add_column("id", no_wrap=True)  # whole: it is what `jobs show` takes
+    for name in ("status", "checkpoint", "prompt", "seed", "images", "failure", "created"):
+        table.add_column(name, overflow="ellipsis")
     for job in jobs:
         prompt = str(job.params.get("prompt", ""))
         if len(prompt) > PROMPT_SHOWN_CHARS:
