@@ -4,7 +4,8 @@
 - `webhook_deliveries`: the transactional outbox of webhook POSTs, with each try's log.
 - `job_outcomes_hourly`: ended jobs counted per hour, owner, checkpoint, status and category, kept on
   write; filled here from the jobs that ended before it existed.
-- Indexes: queued jobs per queue in order (queue position), and newest-first job lists.
+- Indexes: queued jobs per queue in order (queue position), and newest-first job lists (a caller's,
+  a caller's by status, everyone's).
 
 Revision ID: 0003
 Revises: 0002
@@ -35,6 +36,9 @@ def upgrade() -> None:
         postgresql_where=sa.text("status = 'queued'"),
     )
     op.create_index("ix_jobs_owner_created", "jobs", ["owner", "created_at", "id"], unique=False)
+    op.create_index(
+        "ix_jobs_owner_status_created", "jobs", ["owner", "status", "created_at", "id"], unique=False
+    )
     op.create_index("ix_jobs_created", "jobs", ["created_at", "id"], unique=False)
     op.create_table(
         "webhook_deliveries",
@@ -93,6 +97,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_webhook_deliveries_job_id"), table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_index("ix_jobs_created", table_name="jobs")
+    op.drop_index("ix_jobs_owner_status_created", table_name="jobs")
     op.drop_index("ix_jobs_owner_created", table_name="jobs")
     op.drop_index("ix_jobs_queued", table_name="jobs", postgresql_where=sa.text("status = 'queued'"))
     op.drop_column("api_keys", "callback_url")

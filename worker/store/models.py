@@ -67,6 +67,7 @@ class Job(Base):
         Index("ix_jobs_queued", "queue", "created_at", postgresql_where=text("status = 'queued'")),
         # Job lists, newest first, keyset-paginated: a caller's own, and everyone's (an admin's).
         Index("ix_jobs_owner_created", "owner", "created_at", "id"),
+        Index("ix_jobs_owner_status_created", "owner", "status", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
     )
 
