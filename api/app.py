@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import a1111, health, jobs, metrics, models
+from api.routes import a1111, health, job_events, job_lists, jobs, metrics, models
 from api.settings import ApiSettings
 from worker.celery_app import configure
 from worker.context import build_producer
@@ -51,7 +51,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.include_router(job_lists.router)
     app.include_router(jobs.router)
+    app.include_router(job_events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(a1111.router)

@@ -16,6 +16,7 @@ BENCHMARKS = {
     "B4": "bench.b4_oom",
     "B5": "bench.b5_api",
     "B7": "bench.b7_memory",
+    "B8": "bench.b8_job_lists",
 }
 
 

@@ -29,7 +29,8 @@ def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, A
     if strict and not settings.redis_url:
         raise ConfigurationError(
             "no broker URL: set SDFLEET_REDIS_URL (e.g. redis://127.0.0.1:6379/0) "
-            "or run `sdfleet up`, which starts an embedded Redis"
+            "or run `sdfleet up` (from the same directory, or with the same SDFLEET_STATE_DIR: every "
+            "`sdfleet` command then finds its embedded Redis)"
         )
     urls: dict[str, Any] = {"broker_url": settings.redis_url} if settings.redis_url else {}
     visibility_timeout = settings.visibility_timeout_s

@@ -20,6 +20,7 @@ from worker.policy.capacity import CachedCapacity, CapacityMemory, PostgresCapac
 from worker.registry.resolver import RegistryResolver
 from worker.run.runner import JobRunner
 from worker.settings import CoreSettings, WorkerSettings, get_settings
+from worker.store.api_keys import ApiKeys
 from worker.store.engine import make_engine, make_session_factory
 from worker.store.jobs import JobStore
 
@@ -60,12 +61,14 @@ _worker: WorkerContext | None = None
 def build_producer(settings: CoreSettings) -> ProducerContext:
     engine = make_engine(settings.database_url)
     events = _events(settings)
+    sessions = make_session_factory(engine)
     jobs = JobService(
         store=JobStore(engine),
         resolver=RegistryResolver.for_volume(settings.models_dir),
         settings=settings,
         results=ResultStore(settings.result_dir),
         events=events,
+        signing_secret=ApiKeys(sessions).webhook_secret,
     )
     return ProducerContext(settings=settings, engine=engine, jobs=jobs, events=events)
 

@@ -19,11 +19,15 @@ Split first by who is at fault; every leaf maps to one failure category::
     ├── JobCancelled              cancelled
     ├── JobNotFound               (lookup of an unknown job id; not a job outcome)
     ├── RecordUnavailable         (Postgres cannot be reached; try again: HTTP 503, a worker retries)
+    ├── ApiUnavailable            (the HTTP client: the API answered 429/503 or cannot be reached)
+    ├── AccessDenied              (the HTTP client: the API answered 401/403)
     ├── ConfigurationError        (a process refuses to start; not a job outcome)
     └── InternalError             internal
 
 Foreign errors (httpx, psycopg/SQLAlchemy, OS process exits) are translated into these at one boundary
-each: the A1111 client, the job store, the supervisor.
+each: the A1111 client, the job store, the supervisor, and the HTTP client of the API (`worker.client`),
+which raises this tree from the API's answers: a 422 is the `JobRejected` child its `error` names, with
+`.problems`; a 404 is `JobNotFound`.
 """
 
 from __future__ import annotations
@@ -170,6 +174,27 @@ class RecordUnavailable(SdfleetError):
     """Raised when Postgres cannot be reached or drops the connection; the same call may succeed later."""
 
     category = FailureCategory.BACKEND_UNAVAILABLE
+
+
+class ApiUnavailable(SdfleetError):
+    """Raised by the HTTP client when the sdfleet API cannot be reached or answers 429 or 503 (come back
+    later: `retry_after_s` says when, if the API said)."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after_s = retry_after_s
+
+
+class AccessDenied(SdfleetError):
+    """Raised by the HTTP client when the API refuses the key: missing, unknown, revoked (401), or not
+    allowed to do this (403)."""
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 class ConfigurationError(SdfleetError):

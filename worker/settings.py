@@ -81,6 +81,42 @@ class CoreSettings(BaseSettings):
     blocked_terms: CommaList = Field(
         default_factory=list, description="Content policy: refused terms, comma-separated or JSON; re:=regex."
     )
+    public_url: str | None = Field(
+        default=None, description="The API's base URL, for links (image URLs, also in webhooks)."
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Signs webhooks of jobs without an API key (txt2img.delay, or the API without auth); "
+        "jobs of a key are signed with that key's own secret.",
+    )
+    webhook_allowed_networks: CommaList = Field(
+        default_factory=list,
+        description="Networks (CIDR) callback URLs may resolve to besides public addresses, e.g. "
+        "10.0.0.0/8 for an internal receiver.",
+    )
+    webhook_allowed_hosts: CommaList = Field(
+        default_factory=list, description="Host names allowed as callback URLs whatever they resolve to."
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="One webhook POST's time limit.")
+    webhook_max_tries: int = Field(default=8, ge=1, description="Tries of one webhook delivery.")
+    webhook_retry_base_s: float = Field(
+        default=10.0, gt=0, description="Wait after a webhook's first failed try; doubled after each next."
+    )
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0, description="Longest wait between two tries.")
+    webhook_poll_s: float = Field(
+        default=1.0, gt=0, description="How often the dispatcher looks for due webhook deliveries."
+    )
+
+
+class ClientSettings(CoreSettings):
+    """A command-line client (`sdfleet submit`, `sdfleet jobs`): which API it talks to, as whom."""
+
+    api_url: str | None = Field(
+        default=None,
+        description="The sdfleet API the CLI calls; default: the running local stack's, else "
+        "http://127.0.0.1:8000.",
+    )
+    api_key: str | None = Field(default=None, description="The API key the CLI sends.")
 
 
 class WorkerSettings(CoreSettings):

@@ -60,6 +60,14 @@ class RunOutcome(StrEnum):
     RETRY = "retry"  # the attempt was handed back: publish the job again after a delay
 
 
+class DeliveryState(StrEnum):
+    """Where one webhook delivery (a finished job POSTed to its callback URL) is."""
+
+    PENDING = "pending"  # due at its next_attempt_at (a first try, or a retry after backoff)
+    DELIVERED = "delivered"  # the receiver answered 2xx
+    FAILED = "failed"  # every try failed, or the URL is refused; the log says why
+
+
 class EventKind(StrEnum):
     """What a job's event stream reports (`worker.events`): its life as it happens, for live progress,
     waiting callers and the attempt's timeline."""

@@ -30,6 +30,7 @@ CASES = [
     ("output_quality", 100, 101, "from 1 to 100"),
     ("output_format", "webp", "gif", "must be one of"),
     ("sampler", "DPM++ SDE Karras", "DPM++ 9M", "must be one of"),
+    ("sampler_name", "Euler a", "DPM++ 9M", "must be one of"),
     ("scheduler", "Karras", "Wobbly", "must be one of"),
 ]
 

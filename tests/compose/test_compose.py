@@ -33,7 +33,9 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services_cover_the_stack(compose: dict[str, Any]) -> None:
-    assert {"redis", "postgres", "migrate", "api", "flower", "sweeper"} <= set(compose["services"])
+    assert {"redis", "postgres", "migrate", "api", "flower", "sweeper", "dispatcher"} <= set(
+        compose["services"]
+    )
     assert any(name.startswith("worker-gpu") for name in compose["services"])
 
 

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from api.settings import ApiSettings
-from worker.settings import WorkerSettings
+from worker.settings import ClientSettings, WorkerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_setting_is_in_the_configuration_doc() -> None:
     text = (ROOT / "docs" / "configuration.md").read_text()
     documented = set(re.findall(r"`(SDFLEET_[A-Z0-9_]+)`", text))
-    fields = set(WorkerSettings.model_fields) | set(ApiSettings.model_fields)
+    fields = (
+        set(WorkerSettings.model_fields) | set(ApiSettings.model_fields) | set(ClientSettings.model_fields)
+    )
     expected = {f"SDFLEET_{name.upper()}" for name in fields}
     assert expected - documented == set(), "settings missing from docs/configuration.md"
     assert documented - expected == set(), "docs/configuration.md names settings that do not exist"

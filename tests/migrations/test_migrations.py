@@ -11,7 +11,9 @@ from worker.store.engine import sqlalchemy_url
 from worker.store.migrate import alembic_config
 from worker.store.models import Base
 
-TABLES = {"jobs", "attempts", "images", "api_keys", "gpu_capacity"}
+TABLES = {
+    "jobs", "attempts", "images", "api_keys", "gpu_capacity", "webhook_deliveries", "job_outcomes_hourly",
+}  # fmt: skip
 
 
 def _tables(url: str) -> set[str]:

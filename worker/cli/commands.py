@@ -41,6 +41,10 @@ def sweeper_command() -> list[str]:
     return [sys.executable, "-m", "worker.cli.main", "sweeper"]
 
 
+def dispatcher_command() -> list[str]:
+    return [sys.executable, "-m", "worker.cli.main", "dispatcher"]
+
+
 def emulator_launcher() -> list[str]:
     """How workers launch the A1111 stand-in: A1111's own flags follow it unchanged."""
     return [sys.executable, "-m", "emulator"]

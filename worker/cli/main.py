@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from types import FrameType
 
 from worker.celery_app import configure
+from worker.cli.client_commands import add_client_commands
 from worker.errors import SdfleetError
-from worker.settings import get_settings, get_worker_settings, install
+from worker.settings import CoreSettings, get_settings, get_worker_settings, install
+from worker.stack.record import with_local_stack
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,14 +65,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweeper.set_defaults(run=_sweeper)
 
+    dispatcher = sub.add_parser(
+        "dispatcher", help="send webhooks of finished jobs (signed, retried), forever"
+    )
+    dispatcher.set_defaults(run=_dispatcher)
+
     keys = sub.add_parser("keys", help="manage API keys (only their SHA-256 is stored)")
-    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument(
+        "action",
+        choices=["create", "list", "revoke", "webhook-secret"],
+        help="webhook-secret: give the key a new secret for signing its webhooks, and show it",
+    )
     keys.add_argument("name", nargs="?")
+    keys.add_argument("--callback-url", default=None, help="default callback URL of the key's jobs")
     keys.set_defaults(run=_keys)
+
+    add_client_commands(sub)
 
     models = sub.add_parser("models", help="scan, list or validate the model volume", add_help=False)
     models.set_defaults(run=_models)
     return parser
+
+
+def _core() -> CoreSettings:
+    """This process's settings, with the URLs the environment does not give taken from the running
+    local stack (`sdfleet up`), if any."""
+    settings = with_local_stack(get_settings())
+    install(settings)
+    return settings
 
 
 def _stack_config(args: argparse.Namespace) -> object:
@@ -114,7 +136,9 @@ def _up(args: argparse.Namespace, _: list[str]) -> int:
         stack.wait_ready()
         print(
             f"sdfleet is up: API {stack.api_url}/docs, Flower {stack.flower_url} "
-            f"(credentials in {stack.state_dir / 'flower-credentials'}); Ctrl-C stops it",
+            f"(credentials in {stack.state_dir / 'flower-credentials'}); Ctrl-C stops it\n"
+            f"Create an API key from another terminal in this directory: sdfleet keys create my-app\n"
+            f'then: SDFLEET_API_KEY=<the key> sdfleet submit "a lighthouse" --wait',
             flush=True,
         )
         while not stopping.wait(1.0):
@@ -159,31 +183,60 @@ def _migrate(args: argparse.Namespace, _: list[str]) -> int:
     from worker.store.engine import sqlalchemy_url
     from worker.store.migrate import upgrade_head
 
-    upgrade_head(sqlalchemy_url(get_settings().database_url))
+    upgrade_head(sqlalchemy_url(_core().database_url))
     return 0
 
 
 def _sweeper(args: argparse.Namespace, _: list[str]) -> int:
     from worker.recovery.sweeper import run_forever
 
-    run_forever(get_settings(), interval_s=args.interval_s, grace_s=args.grace_s)
+    run_forever(_core(), interval_s=args.interval_s, grace_s=args.grace_s)
+    return 0
+
+
+def _dispatcher(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.webhooks.dispatcher import build_dispatcher
+
+    settings = _core()
+    dispatcher = build_dispatcher(settings)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        dispatcher.run_forever(poll_s=settings.webhook_poll_s, stop=stopping.is_set)
+    finally:
+        dispatcher.close()
     return 0
 
 
 def _keys(args: argparse.Namespace, _: list[str]) -> int:
     from worker.store.api_keys import ApiKeys
     from worker.store.engine import make_engine, make_session_factory
+    from worker.webhooks.guard import CallbackGuard
 
-    keys = ApiKeys(make_session_factory(make_engine(get_settings().database_url)))
+    keys = ApiKeys(make_session_factory(make_engine(_core().database_url)))
     if args.action == "list":
         for name, prefix, revoked in keys.list():
             print(f"{name:32} {prefix}…  {'revoked' if revoked else 'active'}")
         return 0
     if not args.name:
-        print("sdfleet keys create|revoke NAME", file=sys.stderr)
+        print("sdfleet keys create|revoke|webhook-secret NAME", file=sys.stderr)
         return 2
     if args.action == "create":
-        print(keys.create(args.name))
+        if args.callback_url:
+            CallbackGuard.from_settings(
+                get_settings().webhook_allowed_networks, get_settings().webhook_allowed_hosts
+            ).check(args.callback_url, field="--callback-url")
+        key = keys.create(args.name, callback_url=args.callback_url)
+        print(key)
+        print(f"webhook secret (signs this key's webhooks; shown once): {keys.webhook_secret(args.name)}",
+              file=sys.stderr)  # fmt: skip
+        return 0
+    if args.action == "webhook-secret":
+        secret = keys.rotate_webhook_secret(args.name)
+        if secret is None:
+            print(f"sdfleet: no API key named {args.name!r}", file=sys.stderr)
+            return 1
+        print(secret)
         return 0
     return 0 if keys.revoke(args.name) else 1
 

@@ -2,6 +2,10 @@
 
 Ranges come from the subsystem spec (DESIGN.md "Parameter ranges"). Every violation is reported with the
 field, the value and the allowed range, through `parse_job_request`, which raises `InvalidRequest`.
+
+Field names are the seed's A1111 parameter mapping (`prompt`, `negative_prompt`, `steps`, `cfg_scale`,
+`width`, `height`, `sampler_name`, `seed`, `batch_size`, `clip_skip`); older spellings stay accepted as
+aliases (`ALIASES`), and a request that gives both spellings of one field is refused, naming both.
 """
 
 from __future__ import annotations
@@ -9,7 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from worker.errors import InvalidRequest, Problem
@@ -43,6 +55,7 @@ BOUNDS: dict[str, Bound] = {
     "output_quality": Bound(1, 100),
 }
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
+ALIASES = {"sampler": "sampler_name"}  # accepted spelling -> the field's name
 _FORMAT_ALIASES = {"jpg": "jpeg"}
 
 
@@ -67,7 +80,11 @@ class JobRequest(BaseModel):
     cfg_scale: float = 7.0
     width: int | None = None  # None: the checkpoint's native size (512 for SD1.5, 1024 for SDXL)
     height: int | None = None
-    sampler: str = "DPM++ 2M Karras"
+    sampler_name: str = Field(
+        default="DPM++ 2M Karras",
+        validation_alias=AliasChoices("sampler_name", "sampler"),
+        description="A1111's sampler name, optionally with a schedule ('DPM++ 2M Karras'); alias: sampler",
+    )
     scheduler: str | None = None
     clip_skip: int = 1
     batch_size: int = 1
@@ -76,6 +93,11 @@ class JobRequest(BaseModel):
     preset: str | None = Field(default=None, max_length=64)
     output_format: str = Field(default="png", description="png, jpeg (or jpg) or webp")
     output_quality: int = 90  # JPEG/WebP encoder quality; PNG is lossless and ignores it
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="POSTed the job, signed, when it ends (default: the API key's callback URL)",
+    )
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
@@ -108,7 +130,7 @@ class JobRequest(BaseModel):
             )
         return value
 
-    @field_validator("sampler")
+    @field_validator("sampler_name")
     @classmethod
     def _sampler(cls, value: str) -> str:
         if resolve_sampler(value) is None:
@@ -193,6 +215,13 @@ def parse_job_request(data: Any, *, max_batch_size: int) -> JobRequest:
     """Validate `data` (a dict from JSON or from `delay(**kwargs)`); raises InvalidRequest."""
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object", field="body", value=None)
+    for alias, name in ALIASES.items():
+        if alias in data and name in data:
+            raise InvalidRequest(
+                f"{alias} and {name} are two spellings of one field: give only {name}",
+                field=alias,
+                value=data[alias],
+            )
     try:
         return JobRequest.model_validate(data, context={"max_batch_size": max_batch_size})
     except ValidationError as exc:

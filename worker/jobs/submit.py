@@ -71,9 +71,9 @@ def normalise(
     """Resolve names, defaults and the seed: the params a worker needs and nothing it must look up."""
     request = parsed.request
     checkpoint = resolver.resolve_checkpoint(request.checkpoint or settings.default_checkpoint)
-    choice = resolve_sampler(request.sampler, request.scheduler)
+    choice = resolve_sampler(request.sampler_name, request.scheduler)
     if choice is None:  # the schema already checked both names; this guards a schema change
-        raise InvalidRequest(f"sampler {request.sampler!r} is not known", field="sampler")
+        raise InvalidRequest(f"sampler {request.sampler_name!r} is not known", field="sampler_name")
     size = NATIVE_SIZE.get(checkpoint.architecture, 512)
     width, height = request.width or size, request.height or size
     if width * height > settings.max_pixels:

@@ -1,14 +1,66 @@
-"""The JSON form of a job, shared by the HTTP API and the result of `txt2img.delay(...).get()`."""
+"""The JSON form of a job, shared by the HTTP API, webhooks and the result of `txt2img.delay(...).get()`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from worker.store.models import Job
 
+IMAGE_PATH = "/v1/jobs/{job_id}/images/{index}"  # the API's image route, below its base URL
 
-def job_view(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class Live:
+    """What a job is doing now, from its event stream and the queue: shown while it is not finished."""
+
+    queue_position: int | None = None  # queued jobs ahead of it on its checkpoint's queue
+    progress: dict[str, Any] | None = None  # the latest progress event of its current attempt
+    eta_s: float | None = None  # A1111's estimate for the running sub-batch
+
+    def as_json(self) -> dict[str, Any]:
+        return {"queue_position": self.queue_position, "progress": self.progress, "eta_s": self.eta_s}
+
+
+def job_view(job: Job, *, image_url: str | None = None, live: Live | None = None) -> dict[str, Any]:
     """`image_url` is a format string with `{job_id}` and `{index}` (the API's image route), if any."""
+    view = job_summary(job, image_url=image_url)
+    view.update(
+        {
+            "info": job.info,
+            "live": live.as_json() if live is not None else None,
+            "attempt_history": [
+                {
+                    "number": attempt.number,
+                    "worker": attempt.worker,
+                    "outcome": attempt.outcome,
+                    "category": attempt.category,
+                    "message": attempt.message,
+                    "batch_size": attempt.batch_size,
+                    "oom_count": attempt.oom_count,
+                    "timings": attempt.timings,
+                    "started_at": _iso(attempt.started_at),
+                    "finished_at": _iso(attempt.finished_at),
+                }
+                for attempt in job.attempts
+            ],
+            "webhooks": [
+                {
+                    "url": delivery.url,
+                    "event": delivery.event,
+                    "state": delivery.state,
+                    "tries": delivery.tries,
+                    "log": delivery.log,
+                }
+                for delivery in job.deliveries
+            ],
+        }
+    )
+    return view
+
+
+def job_summary(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
+    """The job without its attempts, A1111's info and webhook log: one entry of a job list."""
     return {
         "id": str(job.id),
         "status": job.status,
@@ -22,10 +74,11 @@ def job_view(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
         "failure_category": job.failure_category,
         "failure_message": job.failure_message,
         "cancel_requested": job.cancel_requested,
+        "callback_url": job.callback_url,
+        "retry_of": str(job.retry_of) if job.retry_of else None,
         "created_at": _iso(job.created_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
-        "info": job.info,
         "images": [
             {
                 "index": image.index,
@@ -37,21 +90,6 @@ def job_view(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
                 "url": image_url.format(job_id=job.id, index=image.index) if image_url else None,
             }
             for image in job.images
-        ],
-        "attempt_history": [
-            {
-                "number": attempt.number,
-                "worker": attempt.worker,
-                "outcome": attempt.outcome,
-                "category": attempt.category,
-                "message": attempt.message,
-                "batch_size": attempt.batch_size,
-                "oom_count": attempt.oom_count,
-                "timings": attempt.timings,
-                "started_at": _iso(attempt.started_at),
-                "finished_at": _iso(attempt.finished_at),
-            }
-            for attempt in job.attempts
         ],
     }
 

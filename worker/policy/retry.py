@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from worker.policy.backoff import backoff_s
 from worker.vocabulary import FailureCategory as C
 
 # category -> how many times that category may be retried within one job (None: up to max_attempts)
@@ -69,7 +70,7 @@ def decide_retry(
         return RetryDecision(False, 0.0, f"gave up after {attempt} attempts")
     if allowed is not None and sum(1 for c in previous if c is category) >= allowed:
         return RetryDecision(False, 0.0, f"{category.value} is retried {allowed} time(s) only")
-    delay = min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))
+    delay = backoff_s(attempt, base_s=BASE_DELAY_S, cap_s=MAX_DELAY_S)
     return RetryDecision(True, delay, f"{category.value}: retry {attempt} of {max_attempts - 1}")
 
 

@@ -20,6 +20,7 @@ from worker.errors import ConfigurationError
 from worker.settings import CoreSettings
 from worker.stack.demo_volume import seed_volume
 from worker.stack.processes import ProcessGroup
+from worker.stack.record import StackRecord, remove_record, write_record
 from worker.stack.services import EmbeddedRedis, ensure_database, start_postgres, start_redis, wait_for_port
 from worker.store.migrate import upgrade_head
 
@@ -105,8 +106,14 @@ class LocalStack:
             "flower", commands.flower_command("127.0.0.1", self.config.flower_port), flower_env
         )
         self.processes.start("sweeper", commands.sweeper_command(), env)
+        self.processes.start("dispatcher", commands.dispatcher_command(), env)
+        write_record(
+            self.state_dir,
+            StackRecord(os.getpid(), self.redis_url or "", self.database_url, self.api_url, self.flower_url),
+        )
 
     def stop(self) -> None:
+        remove_record(self.state_dir, os.getpid())
         self.processes.stop()
         if self._redis is not None:
             self._redis.stop()
@@ -127,6 +134,7 @@ class LocalStack:
             "SDFLEET_STATE_DIR": str(self.state_dir),
             "SDFLEET_MODELS_DIR": str(settings.models_dir.resolve()),
             "SDFLEET_RESULT_DIR": str(settings.result_dir.resolve()),
+            "SDFLEET_PUBLIC_URL": settings.public_url or self.api_url,
             "PYTHONUNBUFFERED": "1",
         }
 

@@ -20,6 +20,11 @@ from worker.store.models import ApiKey
 from worker.store.records import utcnow
 
 KEY_PREFIX = "sdf_"
+SECRET_PREFIX = "whsec_"
+
+
+def new_webhook_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Caller:
     """Who is calling: the name of their API key."""
 
     name: str
+    callback_url: str | None = None  # the default callback URL of this key's jobs
 
 
 def hash_key(key: str) -> str:
@@ -38,11 +44,20 @@ class ApiKeys:
         self._sessions = sessions
 
     @translate_db_errors
-    def create(self, name: str) -> str:
-        """Create a key named `name` and return it; it cannot be shown again."""
+    def create(self, name: str, *, callback_url: str | None = None) -> str:
+        """Create a key named `name` (with a webhook secret, and a default callback URL for its jobs)
+        and return it; it cannot be shown again. Raises InvalidRequest if the name is taken."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         with self._sessions() as session:
-            session.add(ApiKey(name=name, prefix=key[:12], key_sha256=hash_key(key)))
+            session.add(
+                ApiKey(
+                    name=name,
+                    prefix=key[:12],
+                    key_sha256=hash_key(key),
+                    webhook_secret=new_webhook_secret(),
+                    callback_url=callback_url,
+                )
+            )
             try:
                 session.commit()
             except IntegrityError:
@@ -55,7 +70,7 @@ class ApiKeys:
             row = session.scalar(
                 select(ApiKey).where(ApiKey.key_sha256 == hash_key(key), ApiKey.revoked_at.is_(None))
             )
-            return Caller(row.name) if row is not None else None
+            return Caller(row.name, row.callback_url) if row is not None else None
 
     @translate_db_errors
     def revoke(self, name: str) -> bool:
@@ -72,3 +87,17 @@ class ApiKeys:
         """(name, prefix, revoked) of every key."""
         with self._sessions() as session:
             return [(k.name, k.prefix, k.revoked_at is not None) for k in session.scalars(select(ApiKey))]
+
+    @translate_db_errors
+    def webhook_secret(self, name: str) -> str | None:
+        """The secret that signs webhooks of `name`'s jobs (None: no such key, or it has none)."""
+        with self._sessions() as session:
+            return session.scalar(select(ApiKey.webhook_secret).where(ApiKey.name == name))
+
+    @translate_db_errors
+    def rotate_webhook_secret(self, name: str) -> str | None:
+        """Give `name` a new webhook secret and return it (None: no such key); later tries use it."""
+        secret = new_webhook_secret()
+        with self._sessions.begin() as session:
+            result = session.execute(update(ApiKey).where(ApiKey.name == name).values(webhook_secret=secret))
+            return secret if result.rowcount else None  # type: ignore[attr-defined]

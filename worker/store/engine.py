@@ -13,7 +13,8 @@ def sqlalchemy_url(url: str | None) -> str:
     if not url:
         raise ConfigurationError(
             "no database URL: set SDFLEET_DATABASE_URL (e.g. postgresql://user@127.0.0.1:5432/sdfleet) "
-            "or run `sdfleet up`, which starts an embedded Postgres"
+            "or run `sdfleet up` (from the same directory, or with the same SDFLEET_STATE_DIR: every "
+            "`sdfleet` command then finds its embedded Postgres)"
         )
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):

@@ -17,6 +17,8 @@ from sqlalchemy.orm import joinedload, sessionmaker
 
 from worker.errors import InvalidRequest, JobNotFound
 from worker.store.boundary import translate_db_errors
+from worker.store.endings import JobEnd, record_end
+from worker.store.listing import Cursor, JobFilter, JobPage, list_jobs, queue_position
 from worker.store.models import Attempt, Image, Job
 from worker.store.records import (
     AttemptReport,
@@ -28,6 +30,7 @@ from worker.store.records import (
     StoredImage,
     utcnow,
 )
+from worker.store.stats import FleetStats, fleet_stats
 from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
 
 # A lease renewal, a capacity update: losing one in a Postgres crash costs nothing, so they do not wait
@@ -94,6 +97,8 @@ class JobStore:
             "max_attempts": new.max_attempts,
             "owner": new.owner,
             "idempotency_key": new.idempotency_key,
+            "callback_url": new.callback_url,
+            "retry_of": new.retry_of,
             "published_at": self._clock(),
         }
         try:
@@ -184,10 +189,12 @@ class JobStore:
         """Record success with its images in one transaction; False if the attempt was fenced off."""
         now = self._clock()
         with self._engine.begin() as connection:
-            if not self._finish(connection, job_id, attempt, JobStatus.SUCCEEDED, None, None, info, now):
+            end = self._finish(connection, job_id, attempt, JobStatus.SUCCEEDED, None, None, info, now)
+            if end is None:
                 return False
             if images:
                 connection.execute(insert(Image), [{"job_id": job_id, **vars(image)} for image in images])
+            record_end(connection, end, images=len(images), now=now)
             self._end_attempt(connection, job_id, attempt, AttemptOutcome.SUCCEEDED, None, None, report, now)
         return True
 
@@ -205,8 +212,10 @@ class JobStore:
         status = JobStatus.CANCELLED if category is FailureCategory.CANCELLED else JobStatus.FAILED
         outcome = AttemptOutcome.CANCELLED if status is JobStatus.CANCELLED else AttemptOutcome.FAILED
         with self._engine.begin() as connection:
-            if not self._finish(connection, job_id, attempt, status, category, message, None, now):
+            end = self._finish(connection, job_id, attempt, status, category, message, None, now)
+            if end is None:
                 return False
+            record_end(connection, end, images=0, now=now)
             self._end_attempt(connection, job_id, attempt, outcome, category, message, report, now)
         return True
 
@@ -239,7 +248,7 @@ class JobStore:
         """Cancel a queued job at once; ask a running one to stop. Finished jobs are left as they are."""
         now = self._clock()
         with self._sessions.begin() as session:
-            session.execute(
+            ended = session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
                 .values(
@@ -249,7 +258,18 @@ class JobStore:
                     failure_message="cancelled by the caller before it ran",
                     finished_at=now,
                 )
-            )
+                .returning(Job.owner, Job.checkpoint, Job.callback_url)
+            ).one_or_none()
+            if ended is not None:
+                end = JobEnd(
+                    job_id,
+                    ended.owner,
+                    ended.checkpoint,
+                    JobStatus.CANCELLED,
+                    FailureCategory.CANCELLED.value,
+                    ended.callback_url,
+                )
+                record_end(session, end, images=0, now=now)
             session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
@@ -298,6 +318,10 @@ class JobStore:
                 job.status, job.finished_at = JobStatus.FAILED.value, now
                 job.failure_category = category.value
                 job.failure_message = f"{message}; gave up after {job.attempt} attempts"
+                end = JobEnd(
+                    job.id, job.owner, job.checkpoint, JobStatus.FAILED, category.value, job.callback_url
+                )
+                record_end(session, end, images=0, now=now)
             session.execute(
                 update(Attempt)
                 .where(Attempt.job_id == job_id, Attempt.number == attempt)
@@ -323,6 +347,31 @@ class JobStore:
             return [(row.id, row.queue) for row in rows]
 
     @translate_db_errors
+    def standing(self, job_id: uuid.UUID) -> tuple[JobStatus, int | None]:
+        """The job's status and, while it is queued, how many queued jobs are ahead of it on its queue
+        (two indexed reads); raises JobNotFound."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(Job.status, Job.queue, Job.created_at).where(Job.id == job_id)
+            ).one_or_none()
+            if row is None:
+                raise JobNotFound(f"no job with id {job_id}")
+            status = JobStatus(row.status)
+            if status is not JobStatus.QUEUED:
+                return status, None
+            return status, queue_position(session, row.queue, row.created_at, job_id)
+
+    @translate_db_errors
+    def page(self, where: JobFilter, *, limit: int, after: Cursor | None = None) -> JobPage:
+        """One page of jobs, newest first (see `worker.store.listing`)."""
+        return list_jobs(self._sessions, where, limit=limit, after=after)
+
+    @translate_db_errors
+    def stats(self, *, owner: str | None, hours: int) -> FleetStats:
+        """Statistics of the last `hours` (see `worker.store.stats`)."""
+        return fleet_stats(self._sessions, owner=owner, hours=hours, now=self._clock())
+
+    @translate_db_errors
     def status(self, job_id: uuid.UUID) -> str:
         """The job's status alone (one indexed read); raises JobNotFound."""
         with self._engine.connect() as connection:
@@ -339,7 +388,9 @@ class JobStore:
                 session.execute(
                     select(Job)
                     .where(Job.id == job_id)
-                    .options(joinedload(Job.attempts), joinedload(Job.images))  # one round trip
+                    .options(  # one round trip
+                        joinedload(Job.attempts), joinedload(Job.images), joinedload(Job.deliveries)
+                    )
                 )
                 .unique()
                 .scalar_one_or_none()
@@ -362,8 +413,9 @@ class JobStore:
         message: str | None,
         info: dict[str, Any] | None,
         now: datetime,
-    ) -> bool:
-        result = connection.execute(
+    ) -> JobEnd | None:
+        """End the job if this attempt still holds it; None if it was fenced off."""
+        row = connection.execute(
             update(Job)
             .where(Job.id == job_id, Job.attempt == attempt, Job.status == JobStatus.RUNNING.value)
             .values(
@@ -374,8 +426,13 @@ class JobStore:
                 lease_expires_at=None,
                 finished_at=now,
             )
+            .returning(Job.owner, Job.checkpoint, Job.callback_url)
+        ).one_or_none()
+        if row is None:
+            return None
+        return JobEnd(
+            job_id, row.owner, row.checkpoint, status, category.value if category else None, row.callback_url
         )
-        return bool(result.rowcount == 1)
 
     @staticmethod
     def _end_attempt(

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, DeliveryState, FailureCategory, JobStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,6 +63,12 @@ class Job(Base):
             "ix_jobs_pending", "status", "created_at", postgresql_where=text("status IN ('queued','running')")
         ),
         Index("ix_jobs_lease", "lease_expires_at", postgresql_where=text("status = 'running'")),
+        # Queue position and queue depth: only queued rows, in the order a queue serves them.
+        Index("ix_jobs_queued", "queue", "created_at", postgresql_where=text("status = 'queued'")),
+        # Job lists, newest first, keyset-paginated: a caller's own, and everyone's (an admin's).
+        Index("ix_jobs_owner_created", "owner", "created_at", "id"),
+        Index("ix_jobs_owner_status_created", "owner", "status", "created_at", "id"),
+        Index("ix_jobs_created", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
@@ -82,6 +88,10 @@ class Job(Base):
     info: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     owner: Mapped[str | None] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    callback_url: Mapped[str | None] = mapped_column(Text)  # POSTed the job when it ends (webhooks)
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("jobs.id", ondelete="SET NULL")
+    )  # the failed or cancelled job this one retries
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -95,6 +105,9 @@ class Job(Base):
     )
     images: Mapped[list[Image]] = relationship(
         back_populates="job", order_by="Image.index", cascade="all, delete-orphan"
+    )
+    deliveries: Mapped[list[WebhookDelivery]] = relationship(
+        order_by="WebhookDelivery.id", cascade="all, delete-orphan", viewonly=True
     )
 
 
@@ -155,6 +168,9 @@ class ApiKey(Base):
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Signs this caller's webhooks (HMAC-SHA256). Kept as it is, unlike the key: signing needs it.
+    webhook_secret: Mapped[str | None] = mapped_column(String(80))
+    callback_url: Mapped[str | None] = mapped_column(Text)  # default callback of this caller's jobs
 
 
 class GpuCapacity(Base):
@@ -171,3 +187,41 @@ class GpuCapacity(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class WebhookDelivery(Base):
+    """The outbox: one POST of a finished job to its callback URL, written in the transaction that ended
+    the job and sent (and retried) by the dispatcher; `log` keeps every try."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("state", DeliveryState), name="state"),
+        Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("state = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(32))  # job.succeeded, job.failed, job.cancelled
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    tries: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    log: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JobOutcomeHour(Base):
+    """How many jobs ended, and with how many images, per hour of their end, owner, checkpoint, status
+    and category: kept up to date in the transaction that ends each job, so statistics read a few
+    hundred rows, never the jobs table."""
+
+    __tablename__ = "job_outcomes_hourly"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" for jobs without one
+    checkpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" for none
+    jobs: Mapped[int] = mapped_column(BigInteger, default=0)
+    images: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -26,6 +26,8 @@ class NewJob:
     max_attempts: int
     owner: str | None = None
     idempotency_key: str | None = None
+    callback_url: str | None = None  # POSTed the job when it ends; checked by the SSRF guard first
+    retry_of: uuid.UUID | None = None  # the failed or cancelled job this one retries
 
 
 class JobRef(NamedTuple):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -56,16 +57,22 @@ def test_up_serves_and_stops_everything(
             assert up.poll() is None, (tmp_path / "up.log").read_text()
             assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
             time.sleep(0.2)
-        # Then the API answers, Flower wants credentials, and the stack has its processes
+        # Then it says how to create a key, and has recorded its services for other commands
+        assert b"sdfleet keys create my-app" in (tmp_path / "up.log").read_bytes()
+        record = json.loads((tmp_path / "state" / "stack.json").read_text())
+        assert record["api_url"] == f"http://127.0.0.1:{api_port}" and record["pid"] == up.pid
+        assert (tmp_path / "state" / "stack.json").stat().st_mode & 0o777 == 0o600
+        # And the API answers, Flower wants credentials, and the stack has its processes
         assert httpx.get(f"http://127.0.0.1:{api_port}/readyz").json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{flower_port}/").status_code == 401
         credentials = (tmp_path / "state" / "flower-credentials").read_text().strip().split(":", 1)
         assert httpx.get(f"http://127.0.0.1:{flower_port}/", auth=tuple(credentials)).status_code == 200
         children = _descendants(up.pid)
-        assert len(children) >= 5  # two workers (and their pool processes), the API, Flower, the sweeper
+        assert len(children) >= 6  # two workers (and pool processes), API, Flower, sweeper, dispatcher
         # When it is asked to stop
         up.send_signal(stop_signal)
         assert up.wait(60) == 0, (tmp_path / "up.log").read_text()
+        assert not (tmp_path / "state" / "stack.json").exists()
         # Then nothing it started is left
         deadline = time.monotonic() + 10
         while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
