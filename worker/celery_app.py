@@ -13,10 +13,11 @@ from typing import Any
 from celery import Celery
 
 from worker.errors import ConfigurationError
+from worker.fleet.node import QueuesStep
 from worker.jobs.queues import CONTROL_QUEUE
 from worker.settings import CoreSettings, get_settings
 
-app = Celery("sdfleet", include=["worker.tasks", "worker.signals"])
+app = Celery("sdfleet", include=["worker.tasks", "worker.signals", "worker.fleet.node"])
 TASK_NAME = "sdfleet.txt2img"  # the one task; `worker.tasks.txt2img`
 
 
@@ -76,6 +77,9 @@ def celery_config(settings: CoreSettings, *, strict: bool = True) -> dict[str, A
             "socket_timeout": 30,
             "socket_keepalive": True,
             "health_check_interval": 25,
+            # A worker serves its queues in the order it lists them: a checkpoint's interactive lane
+            # before its batch lane (celery-notes §2: separate queues rather than message priorities).
+            "queue_order_strategy": "priority",
         },
         "visibility_timeout": visibility_timeout,
     }
@@ -121,3 +125,4 @@ def publish_job(
 
 
 app.add_defaults(lambda: celery_config(get_settings(), strict=False))
+app.steps["consumer"].add(QueuesStep)  # publishes the queues a worker consumes (the fleet's view)

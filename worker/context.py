@@ -14,7 +14,10 @@ from worker.a1111.client import A1111Client
 from worker.a1111.launch import launch_supervisor
 from worker.errors import ConfigurationError, InternalError
 from worker.events.stream import JobEvents
+from worker.fleet.presence import Presence, build_presence
 from worker.jobs.service import JobService
+from worker.monitoring.observe import FleetObserver, ObservedEvents
+from worker.monitoring.worker_metrics import WorkerMetrics
 from worker.output.files import ResultStore
 from worker.policy.capacity import CachedCapacity, CapacityMemory, PostgresCapacity
 from worker.registry.resolver import RegistryResolver
@@ -46,8 +49,12 @@ class WorkerContext:
     runner: JobRunner
     capacity: CapacityMemory
     events: JobEvents
+    metrics: WorkerMetrics | None = None  # the fleet's view of this worker: its counters and gauges
+    presence: Presence | None = None  # and its published state (None: a worker built without them)
 
     def close(self) -> None:
+        if self.presence is not None:
+            self.presence.stop()
         self.backend.close()
         self.engine.dispose()
         self.events.close()
@@ -73,9 +80,12 @@ def build_producer(settings: CoreSettings) -> ProducerContext:
     return ProducerContext(settings=settings, engine=engine, jobs=jobs, events=events)
 
 
-def _events(settings: CoreSettings) -> JobEvents:
+def _events(settings: CoreSettings, observer: FleetObserver | None = None) -> JobEvents:
+    """The job event streams; a worker's `observer` also hears the events it writes (metrics, presence)."""
     if settings.redis_url is None:
         raise ConfigurationError("no broker URL: set SDFLEET_REDIS_URL (job events live in that Redis)")
+    if observer is not None:
+        return ObservedEvents.from_url(settings.redis_url, observer, finished_ttl_s=settings.events_ttl_s)
     return JobEvents.from_url(settings.redis_url, finished_ttl_s=settings.events_ttl_s)
 
 
@@ -98,8 +108,11 @@ def close_producer_context() -> None:
             _producer = None
 
 
-def init_worker_context(settings: WorkerSettings) -> WorkerContext:
-    """Build the worker's resources (called in each pool process after fork); launches A1111 if owned."""
+def init_worker_context(settings: WorkerSettings, *, fleet: bool = True) -> WorkerContext:
+    """Build the worker's resources (called in each pool process after fork); launches A1111 if owned.
+
+    With `fleet`, the worker also publishes its state and keeps its metrics (served if it has a port).
+    """
     global _worker
     limits = settings.limits
     engine = make_engine(settings.database_url, pool_size=2)
@@ -117,8 +130,20 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
             poll_interval_s=limits.poll_interval_s,
         )
     backend = Backend(client, process=process, limits=limits)
-    capacity = CachedCapacity(PostgresCapacity(make_session_factory(engine)))
-    events = _events(settings)
+    stored_capacity = PostgresCapacity(make_session_factory(engine))
+    capacity = CachedCapacity(stored_capacity)
+    metrics = presence = observer = None
+    if fleet:
+        metrics = WorkerMetrics(settings.node_name)
+        presence = build_presence(
+            settings,
+            healthy=lambda: backend.healthy,
+            capacity=lambda: stored_capacity.shapes(settings.gpu_key),
+            checkpoint_file=resolver.checkpoint_file,
+            metrics=metrics,
+        )
+        observer = FleetObserver(metrics, presence)
+    events = _events(settings, observer)
     runner = JobRunner(
         store=store,
         backend=backend,
@@ -126,12 +151,22 @@ def init_worker_context(settings: WorkerSettings) -> WorkerContext:
         capacity=capacity,
         checkpoint_file=resolver.checkpoint_file,
         mark_used=resolver.mark_used,
-        worker_name=settings.worker_name,
+        worker_name=settings.node_name,
         gpu_key=settings.gpu_key,
         limits=limits,
         events=events,
+        draining=presence.drain.is_set if presence is not None else lambda: False,
     )
-    _worker = WorkerContext(settings, engine, store, backend, runner, capacity, events)
+    _worker = WorkerContext(settings, engine, store, backend, runner, capacity, events, metrics, presence)
+    if presence is not None and metrics is not None:
+        presence.start()
+        if settings.metrics_port:
+            metrics.serve(settings.metrics_port)
+    return _worker
+
+
+def worker_context_or_none() -> WorkerContext | None:
+    """This pool process's worker context, or None in any other process."""
     return _worker
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,35 @@ class CoreSettings(BaseSettings):
         default=1.0, gt=0, description="How often the dispatcher looks for due webhook deliveries."
     )
 
+    # The fleet: how workers are seen, and how the balancer moves them (docs/operations.md).
+    worker_offline_after_s: float = Field(
+        default=15.0, gt=0, description="A worker whose state was not refreshed for this long is offline."
+    )
+    balancer_interval_s: float = Field(default=1.0, gt=0, description="How often the balancer looks.")
+    balancer_switch_cost_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="What one checkpoint load is worth in the balancer's pressure units (seconds of "
+        "waiting); a second worker joins a checkpoint only when its pressure per worker exceeds it.",
+    )
+    balancer_queued_weight_s: float = Field(
+        default=10.0, ge=0, description="Pressure of one queued job, in seconds of waiting (SwarmUI's 10)."
+    )
+    balancer_max_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A checkpoint whose oldest queued job waited this long with no worker on it takes a "
+        "worker from another checkpoint, even a busy one (no starvation).",
+    )
+    balancer_cooldown_s: float = Field(
+        default=5.0, ge=0, description="A worker just moved is not moved again for this long."
+    )
+    batch_max_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A batch job queued this long is promoted to its checkpoint's interactive lane.",
+    )
+
 
 class ClientSettings(CoreSettings):
     """A command-line client (`sdfleet submit`, `sdfleet jobs`): which API it talks to, as whom."""
@@ -122,17 +152,20 @@ class ClientSettings(CoreSettings):
 class WorkerSettings(CoreSettings):
     """A GPU worker: which A1111 it owns or attaches to, and which checkpoints it serves."""
 
-    worker_name: str = "gpu0"
+    worker_name: str = Field(default="gpu0", description="Celery node name before the @ (`gpu<i>`).")
+    host_name: str = Field(
+        default_factory=socket.gethostname, description="Celery node name after the @; unique per host."
+    )
     gpu_index: int = 0
     gpu_label: str | None = Field(
         default=None,
         description="Key under which what this GPU holds is remembered; workers with identical cards "
-        "may share one (e.g. 'rtx4090-24g'). Default: the worker name.",
+        "may share one (e.g. 'rtx4090-24g'). Default: the node name (`gpu0@host`).",
     )
     checkpoints: CommaList = Field(
         default_factory=lambda: ["deliberate_v6"],
-        description="Checkpoints this worker serves (one queue each), comma-separated or JSON; the first is "
-        "loaded at A1111 start.",
+        description="Checkpoints this worker may serve, comma-separated or JSON; the first is loaded at "
+        "A1111 start and its queues consumed; the balancer moves the worker among the others.",
     )
     a1111_url: str = "http://127.0.0.1:7861"
     a1111_launch: bool = Field(default=False, description="Launch A1111 (else attach to a1111_url).")
@@ -161,10 +194,29 @@ class WorkerSettings(CoreSettings):
         gt=0,
         description="How long an interrupted generation may take to return before A1111 is killed.",
     )
+    heartbeat_s: float = Field(default=3.0, gt=0, description="How often the worker publishes its state.")
+    drain_grace_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="On SIGTERM a running job may finish for this long; then it is interrupted and handed "
+        "back to the queue.",
+    )
+    metrics_port: int | None = Field(
+        default=None, description="Serve this worker's Prometheus metrics on this port (None: not served)."
+    )
+    gpu_metrics_url: str | None = Field(
+        default=None,
+        description="Without NVML: a dcgm-exporter-format URL to read GPU utilisation and temperature from.",
+    )
+
+    @property
+    def node_name(self) -> str:
+        """The Celery node name, `gpu0@host`: unique in the fleet, recorded on attempts."""
+        return f"{self.worker_name}@{self.host_name}"
 
     @property
     def gpu_key(self) -> str:
-        return self.gpu_label or self.worker_name
+        return self.gpu_label or self.node_name
 
     @property
     def limits(self) -> RunLimits:

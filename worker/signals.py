@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 
 
 @worker_init.connect
-def _refuse_unsafe_settings(**_: Any) -> None:
-    """In the main worker process, before consuming: refuse missing URLs or a visibility timeout too short.
+def _refuse_unsafe_settings(sender: Any = None, **_: Any) -> None:
+    """In the main worker process, before consuming: refuse missing URLs, a visibility timeout too short,
+    or a node name (`-n`) other than the settings' (`SDFLEET_WORKER_NAME@SDFLEET_HOST_NAME`), which the
+    fleet's view and the balancer's moves go by.
 
     Exits the process: Celery logs and swallows an Exception raised by a signal handler, and would go on
     to consume with the unsafe settings, but lets SystemExit through.
@@ -29,6 +31,13 @@ def _refuse_unsafe_settings(**_: Any) -> None:
     try:
         celery_config(settings)  # raises ConfigurationError naming a missing URL
         check_visibility_timeout(settings)
+        hostname = getattr(sender, "hostname", None)
+        if hostname is not None and hostname != settings.node_name:
+            raise ConfigurationError(
+                f"the node name is {hostname} but the settings say {settings.node_name} "
+                "(SDFLEET_WORKER_NAME@SDFLEET_HOST_NAME): start it with `sdfleet worker`, or pass -n "
+                f"{settings.node_name}"
+            )
     except ConfigurationError as exc:
         log.critical("refusing to start: %s", exc)
         raise SystemExit(f"sdfleet worker: refusing to start: {exc}") from exc

@@ -19,7 +19,7 @@ from celery.result import AsyncResult
 from worker.celery_app import TASK_NAME, app, ensure_configured, publish_job
 from worker.context import WorkerContext, producer_context, worker_context
 from worker.errors import JobNotFound, RecordUnavailable
-from worker.jobs.queues import checkpoint_queue
+from worker.jobs.queues import checkpoint_queues
 from worker.vocabulary import JobStatus, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -140,4 +140,5 @@ def _leave_rotation(task: Txt2ImgTask, context: WorkerContext) -> None:
         hostname,
     )
     for checkpoint in context.settings.checkpoints:
-        task.app.control.cancel_consumer(checkpoint_queue(checkpoint), destination=[hostname])
+        for queue in checkpoint_queues(checkpoint):
+            task.app.control.cancel_consumer(queue, destination=[hostname])

@@ -86,3 +86,10 @@ class EventKind(StrEnum):
     @property
     def is_terminal(self) -> bool:
         return self in (EventKind.SUCCEEDED, EventKind.FAILED, EventKind.CANCELLED)
+
+
+class Lane(StrEnum):
+    """A job's priority: which of its checkpoint's two queues it waits in (docs/operations.md, "Lanes")."""
+
+    INTERACTIVE = "interactive"  # someone waits for it (the A1111-compatible routes): taken first
+    BATCH = "batch"  # submitted to be collected later: taken when no interactive job waits, or once aged

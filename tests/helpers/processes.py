@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -99,7 +100,8 @@ class Processes:
             "SDFLEET_A1111_COMMAND": json.dumps([sys.executable, "-m", "emulator"]),
             **(env or {}),
         }
-        child = self.group.start(name, worker_command(name, checkpoints), worker_env)
+        host = worker_env.setdefault("SDFLEET_HOST_NAME", socket.gethostname())
+        child = self.group.start(name, worker_command(name, checkpoints, host=host), worker_env)
         wait_worker(name, child, app=self.control)
         return child
 
@@ -127,6 +129,11 @@ def wait_worker(name: str, child: Child, timeout_s: float = 60.0, *, app: Celery
         if any(key.startswith(f"{name}@") for reply in replies for key in reply):
             return
     raise TimeoutError(f"worker {name} did not answer a ping within {timeout_s} s:\n{child.log_tail(40)}")
+
+
+def node(name: str) -> str:
+    """The Celery node name (recorded on attempts) of a worker the helpers start as `name`."""
+    return f"{name}@{socket.gethostname()}"
 
 
 def base_env() -> dict[str, str]:

@@ -105,7 +105,7 @@ def test_a_duplicate_delivery_produces_one_result(
     result = txt2img.delay(prompt="x", checkpoint="deliberate_v6", steps=2, width=64, height=64)
     first = result.get(timeout=120)
     # When the same message is delivered again (a visibility-timeout restore, a sweeper re-publish)
-    publish_job(result.id, "sd.deliberate_v6")
+    publish_job(result.id, "sd.deliberate_v6.batch")
     _wait_acked(sdfleet_env["SDFLEET_REDIS_URL"], result.id)
     # Then the job ran once: one attempt, the same images, the same result
     stored = job_store.get(uuid.UUID(result.id))
@@ -134,7 +134,7 @@ def _wait_acked(redis_url: str, job_id: str, timeout_s: float = 60.0) -> None:
 
     deadline = time.monotonic() + timeout_s
     time.sleep(0.2)
-    while job_id in broker_task_ids(redis_url, ["sd.deliberate_v6"]):
+    while job_id in broker_task_ids(redis_url, ["sd.deliberate_v6.batch"]):
         if time.monotonic() > deadline:
             raise TimeoutError(f"message for {job_id} still in the broker")
         time.sleep(0.1)

@@ -5,15 +5,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from worker.jobs.queues import checkpoint_queue
+from worker.jobs.queues import checkpoint_queues
 
 
-def worker_command(name: str, checkpoints: Sequence[str], *, loglevel: str = "INFO") -> list[str]:
-    """`celery worker` for one GPU: prefork, one process, prefetch 1, events on, one queue per checkpoint."""
-    queues = ",".join(checkpoint_queue(c) for c in checkpoints)
+def worker_command(
+    name: str, checkpoints: Sequence[str], *, host: str = "%h", loglevel: str = "INFO"
+) -> list[str]:
+    """`celery worker` for one GPU as node `name@host`: prefork, one process, prefetch 1, events on.
+
+    It consumes the lanes of the first checkpoint (the one its A1111 loads at start), interactive first;
+    the balancer moves it to the others.
+    """
+    queues = ",".join(checkpoint_queues(checkpoints[0]))
     return [
         sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "-n", f"{name}@%h", "-Q", queues,
+        "-n", f"{name}@{host}", "-Q", queues,
         "-P", "prefork", "-c", "1", "--prefetch-multiplier", "1",
         "-E", "--without-gossip", "--without-mingle", "-l", loglevel,
     ]  # fmt: skip

@@ -167,7 +167,9 @@ def _worker(args: argparse.Namespace, _: list[str]) -> int:
 
     settings = get_worker_settings()
     check_visibility_timeout(settings)
-    command = worker_command(settings.worker_name, settings.checkpoints, loglevel=args.loglevel)
+    command = worker_command(
+        settings.worker_name, settings.checkpoints, host=settings.host_name, loglevel=args.loglevel
+    )
     os.execv(command[0], command)
 
 

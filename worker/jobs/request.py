@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from worker.errors import InvalidRequest, Problem
 from worker.jobs.samplers import SAMPLERS, SCHEDULERS, resolve_sampler, scheduler_label
+from worker.vocabulary import Lane
 
 SEED_MAX = 2**32 - 1
 PROMPT_MAX_CHARS = 10_000
@@ -98,6 +99,11 @@ class JobRequest(BaseModel):
         max_length=2000,
         description="POSTed the job, signed, when it ends (default: the API key's callback URL)",
     )
+    priority: str = Field(
+        default=Lane.BATCH.value,
+        description="interactive (someone waits: served first) or batch (the default here; the "
+        "A1111-compatible routes submit interactive)",
+    )
 
     @field_validator("prompt", "negative_prompt")
     @classmethod
@@ -150,6 +156,15 @@ class JobRequest(BaseModel):
             )
         return value
 
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: str) -> str:
+        if value not in {lane.value for lane in Lane}:
+            raise PydanticCustomError(
+                "unknown_priority", "must be one of {allowed}", {"allowed": ", ".join(lane for lane in Lane)}
+            )
+        return value
+
     @field_validator("output_format")
     @classmethod
     def _output_format(cls, value: str) -> str:
@@ -167,6 +182,7 @@ _CUSTOM_KINDS = (
     "unknown_sampler",
     "unknown_scheduler",
     "unknown_output_format",
+    "unknown_priority",
     "invalid_text",
 )
 SHOWN_VALUE_MAX_CHARS = 80  # a refused 10,000-character prompt is not echoed back whole

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from worker.errors import InvalidRequest
 from worker.jobs.prompt_tags import TAG, TagLora, extract_lora_tags
-from worker.jobs.queues import checkpoint_queue
+from worker.jobs.queues import lane_queue
 from worker.jobs.request import JobRequest, parse_job_request
 from worker.jobs.samplers import effective_schedule, resolve_sampler
 from worker.output.encode import JPEG_PROMPT_MAX_UTF16_UNITS, utf16_units
@@ -21,6 +21,7 @@ from worker.registry.loras import ResolvedLora
 from worker.registry.resolver import ResolvedCheckpoint
 from worker.settings import CoreSettings
 from worker.store.records import NewJob
+from worker.vocabulary import Lane
 
 NATIVE_SIZE = {"sd15": 512, "sdxl": 1024}
 
@@ -105,9 +106,11 @@ def normalise(
         "output_format": request.output_format,
         "output_quality": request.output_quality,
     }
+    lane = Lane(request.priority)
     return NewJob(
         checkpoint=checkpoint.name,
-        queue=checkpoint_queue(checkpoint.name),
+        queue=lane_queue(checkpoint.name, lane),
+        priority=lane.value,
         params=params,
         seed=seed,
         batch_size=request.batch_size,

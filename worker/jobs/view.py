@@ -65,6 +65,7 @@ def job_summary(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
         "id": str(job.id),
         "status": job.status,
         "checkpoint": job.checkpoint,
+        "priority": job.priority,
         "params": job.params,
         "seed": job.seed,
         "batch_size": job.batch_size,

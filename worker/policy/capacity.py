@@ -66,6 +66,23 @@ class PostgresCapacity:
                 )
             )
 
+    def shapes(self, gpu: str) -> list[dict[str, int | str | None]]:
+        """What `gpu` is known to hold, shape by shape (for the fleet's view of it)."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(GpuCapacity).where(GpuCapacity.gpu == gpu).order_by(GpuCapacity.pixels)
+            ).all()
+            return [
+                {
+                    "architecture": row.architecture,
+                    "pixels": row.pixels,
+                    "batch_limit": row.batch_limit,
+                    "largest_ok": row.largest_ok,
+                    "smallest_oom": row.smallest_oom,
+                }
+                for row in rows
+            ]
+
     def record_oom(self, gpu: str, architecture: str, pixels: int, *, batch_size: int) -> ShapeCapacity:
         return self._update(gpu, architecture, pixels, lambda c: c.after_oom(batch_size))
 

@@ -83,6 +83,7 @@ class JobRunner:
         events: JobEvents | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.backend = backend
@@ -96,6 +97,8 @@ class JobRunner:
         self.events = events
         self._clock = clock
         self._sleep = sleep
+        self._draining = draining  # True once a shutting-down worker's grace has run out
+        self._handing_back = False
 
     def run(self, job_id: uuid.UUID) -> Outcome:
         """Run one delivery of `job_id`; never raises for a job's own failure (it is recorded)."""
@@ -113,12 +116,22 @@ class JobRunner:
             if self._persist(progress, self.store.fail, claim, category, message, progress.report):
                 journal.announce(EventKind.FAILED, category=last, message=message)
             return Outcome(RunOutcome.FINISHED, reason="attempts exhausted")
-        journal.record(EventKind.STARTED, worker=self.worker_name, gpu=self.gpu_key)
+        journal.record(
+            EventKind.STARTED,
+            worker=self.worker_name,
+            gpu=self.gpu_key,
+            checkpoint=claim.checkpoint,
+            width=claim.params["width"],
+            height=claim.params["height"],
+        )
         started = self._clock()
+        self._handing_back = False
         try:
             self._generate(claim, progress)
         except SdfleetError as exc:
             self._close_report(progress, started)
+            if self._handing_back:
+                return self._hand_back_on_drain(claim, progress)
             return self._after_failure(claim, exc, progress)
         self._close_report(progress, started)
         self.results.make_durable(claim.job_id, claim.attempt)
@@ -251,6 +264,9 @@ class JobRunner:
                 return False
             if cancel is None:
                 raise JobCancelled("the claim on this job was lost (lease expired and taken over)")
+            if not cancel and self._draining():
+                self._handing_back = True  # the backend interrupts A1111 as for a cancel
+                return True
             return cancel
 
         def on_progress(sample: Progress) -> None:
@@ -273,6 +289,20 @@ class JobRunner:
         else:
             log.warning("OOM at batch 1 on a shape this GPU has held: restarting A1111 before one more try")
             self.backend.restart("CUDA out of memory at batch 1 on a shape it has held", checkpoint_file)
+
+    def _hand_back_on_drain(self, claim: Claim, progress: _Progress) -> Outcome:
+        """The worker is shutting down and its grace ran out: the interrupted job goes back to its queue
+        at once (not failed, not left for its lease to expire)."""
+        message = f"handed back: {self.worker_name} shut down and its drain grace ran out"
+        if not self.store.hand_back(
+            claim.job_id, claim.attempt, FailureCategory.BACKEND_UNAVAILABLE, message, progress.report
+        ):
+            return Outcome(RunOutcome.DUPLICATE, reason="fenced off")
+        log.warning("job %s attempt %s: %s", claim.job_id, claim.attempt, message)
+        progress.journal.announce(
+            EventKind.RETRY, category=FailureCategory.BACKEND_UNAVAILABLE.value, message=message, delay_s=0.0
+        )
+        return Outcome(RunOutcome.RETRY, queue=claim.queue, retry_in_s=0.0, reason="drained")
 
     def _after_failure(self, claim: Claim, exc: SdfleetError, progress: _Progress) -> Outcome:
         category = exc.category

@@ -90,6 +90,7 @@ class JobStore:
             "status": JobStatus.QUEUED.value,
             "checkpoint": new.checkpoint,
             "queue": new.queue,
+            "priority": new.priority,
             "params": new.params,
             "seed": new.seed,
             "batch_size": new.batch_size,

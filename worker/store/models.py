@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from worker.vocabulary import AttemptOutcome, DeliveryState, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, DeliveryState, FailureCategory, JobStatus, Lane
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +59,7 @@ class Job(Base):
             name="failure_category",
         ),
         CheckConstraint("attempt >= 0", name="attempt_non_negative"),
+        CheckConstraint(_in("priority", Lane), name="priority"),
         Index(
             "ix_jobs_pending", "status", "created_at", postgresql_where=text("status IN ('queued','running')")
         ),
@@ -74,7 +75,8 @@ class Job(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED.value)
     checkpoint: Mapped[str] = mapped_column(String(128))
-    queue: Mapped[str] = mapped_column(String(160))
+    queue: Mapped[str] = mapped_column(String(160))  # the lane queue it waits in (sd.<checkpoint>.<lane>)
+    priority: Mapped[str] = mapped_column(String(16), default=Lane.BATCH.value, server_default="batch")
     params: Mapped[dict[str, Any]] = mapped_column(JSONB)
     seed: Mapped[int] = mapped_column(BigInteger)
     batch_size: Mapped[int] = mapped_column(Integer)

@@ -28,6 +28,7 @@ class NewJob:
     idempotency_key: str | None = None
     callback_url: str | None = None  # POSTed the job when it ends; checked by the SSRF guard first
     retry_of: uuid.UUID | None = None  # the failed or cancelled job this one retries
+    priority: str = "batch"  # a Lane value; `queue` is that lane's queue
 
 
 class JobRef(NamedTuple):

@@ -76,7 +76,7 @@ def _drain(redis_url: str, timeout_s: float = 240.0) -> None:
         time.sleep(0.5)
     client = redis.Redis.from_url(redis_url)
     try:
-        assert client.llen(f"sd.{CHECKPOINT}") == 0
+        assert client.llen(f"sd.{CHECKPOINT}.batch") == 0
     finally:
         client.close()
 

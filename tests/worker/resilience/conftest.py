@@ -145,7 +145,7 @@ def live_processes(*parts: str) -> list[int]:
     return found
 
 
-def message_count(redis_url: str, job_id: str, queue: str = "sd.deliberate_v6") -> int:
+def message_count(redis_url: str, job_id: str, queue: str = "sd.deliberate_v6.batch") -> int:
     """How many messages for `job_id` the broker holds (queued, or delivered and not yet acked)."""
     return broker_messages(redis_url, [queue]).count(job_id)
 

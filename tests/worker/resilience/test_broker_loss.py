@@ -34,7 +34,7 @@ from worker.stack.services import EmbeddedRedis, start_redis
 from worker.store.jobs import JobStore
 
 JOBS = 50
-QUEUE = "sd.deliberate_v6"
+QUEUE = "sd.deliberate_v6.batch"
 
 
 @pytest.fixture

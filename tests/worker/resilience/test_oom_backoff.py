@@ -20,7 +20,7 @@ import pytest
 
 from emulator.gpu import vram as gpu
 from emulator.models.arch import Arch
-from tests.helpers.processes import Processes
+from tests.helpers.processes import Processes, node
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job
 from worker.a1111.payload import build_txt2img
 from worker.output.png_chunks import PNG_SIGNATURE, png_chunks
@@ -98,7 +98,7 @@ def test_an_oom_at_batch_8_on_a_gpu_holding_3_gives_the_images_of_an_unsplit_run
     # (3, which fits): what was made is kept, nothing redone
     assert _calls(job) == [(8, "oom"), (4, "oom"), (2, "ok"), (3, "ok"), (3, "ok")]
     (attempt,) = job.attempts
-    assert (attempt.outcome, attempt.oom_count, attempt.worker) == ("succeeded", 2, small_gpu.name)
+    assert (attempt.outcome, attempt.oom_count, attempt.worker) == ("succeeded", 2, node(small_gpu.name))
     # And the bytes are those of one unsplit batch of 8 (apart from the chunks naming the job)
     payload = build_txt2img(job.params, seed=777, batch_size=8)
     unsplit = httpx.post(f"{big.url}/sdapi/v1/txt2img", json=payload, timeout=60).json()["images"]

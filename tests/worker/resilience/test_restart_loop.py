@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers.processes import Processes
+from tests.helpers.processes import Processes, node
 from tests.worker.resilience.conftest import Fleet, launched_worker, unique, wait_job, wait_until
 from worker.store.jobs import JobStore
 
@@ -20,7 +20,7 @@ def test_a_restart_loop_takes_the_worker_out_of_rotation_and_the_queue_drains_to
     crash_always = json.dumps({"kind": "crash", "at_step": 1, "times": None, "exit_code": 1})
     name_bad = unique("gpu-bad")
     bad, a1111 = launched_worker(processes, name_bad, env={"A1111_EMU_FAULTS": crash_always})
-    assert fleet.queues_of(name_bad) == ["sd.deliberate_v6"]
+    assert fleet.queues_of(name_bad) == ["sd.deliberate_v6.interactive", "sd.deliberate_v6.batch"]
     # When jobs are queued for it
     ids = [fleet.submit(prompt=f"a kite {n}", steps=4, width=64, height=64) for n in range(JOBS)]
     # Then after three crashes in a row it stops consuming its queue, and leaves its A1111 down
@@ -36,10 +36,10 @@ def test_a_restart_loop_takes_the_worker_out_of_rotation_and_the_queue_drains_to
         (j.failure_category, j.failure_message) for j in jobs
     ]
     attempts = [attempt for job in jobs for attempt in job.attempts]
-    on_bad = [a for a in attempts if a.worker == name_bad]
+    on_bad = [a for a in attempts if a.worker == node(name_bad)]
     # The bad worker burned three attempts in all (the restart loop), each recorded as a crash
     assert len(on_bad) == 3
     assert {(a.outcome, a.category) for a in on_bad} == {("retried", "backend_crashed")}
     assert all("exited with code 1" in (a.message or "") for a in on_bad)
-    assert {a.worker for a in attempts if a.outcome == "succeeded"} == {name_good}
+    assert {a.worker for a in attempts if a.outcome == "succeeded"} == {node(name_good)}
     assert fleet.queues_of(name_bad) == []

@@ -9,7 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tests.helpers.processes import Processes
+from tests.helpers.processes import Processes, node
 from tests.worker.resilience.conftest import (
     A1111,
     Fleet,
@@ -45,7 +45,7 @@ def test_a_worker_killed_mid_job_leaves_no_a1111_and_the_job_completes_once_on_a
     a1111.add_fault(kind="hang", at_step=2)  # progress stops at step 2 until the process dies
     job_id = fleet.submit(prompt="a quiet street", steps=10, width=128, height=128, seed=51)
     wait_until(lambda: a1111.sampling(), 60, "the job sampling on worker A")
-    assert job_store.get(uuid.UUID(job_id)).worker == name_a
+    assert job_store.get(uuid.UUID(job_id)).worker == node(name_a)
     a1111_pid = a1111.pid()
     # And worker B (attached to an A1111 of its own) and a sweeper
     spare = processes.emulator(models_volume, "deliberate_v6.safetensors")
@@ -65,12 +65,12 @@ def test_a_worker_killed_mid_job_leaves_no_a1111_and_the_job_completes_once_on_a
     lost, succeeded = job.attempts
     assert (lost.number, lost.worker, lost.outcome, lost.category) == (
         1,
-        name_a,
+        node(name_a),
         "lost",
         "backend_unavailable",
     )
     assert "stopped renewing its lease" in (lost.message or "")
-    assert (succeeded.number, succeeded.worker, succeeded.outcome) == (2, name_b, "succeeded")
+    assert (succeeded.number, succeeded.worker, succeeded.outcome) == (2, node(name_b), "succeeded")
     assert [(i.index, i.seed) for i in job.images] == [(0, 51)]
     assert job.images[0].storage_path.startswith(f"{job_id}/attempt-2/")
     assert A1111(spare.url).stats()["images_generated"] == 1
