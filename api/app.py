@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import a1111, health, job_events, job_lists, jobs, metrics, models
+from api.routes import a1111, health, job_events, job_lists, jobs, metrics, models, workers
 from api.settings import ApiSettings
 from worker.celery_app import configure
 from worker.context import build_producer
@@ -58,4 +58,5 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(a1111.router)
     app.include_router(models.router)
+    app.include_router(workers.router)
     return app

@@ -62,6 +62,7 @@ def to_job_request(body: dict[str, Any], checkpoints: list[str]) -> dict[str, An
         "width": merged["width"],
         "height": merged["height"],
         "batch_size": int(merged["batch_size"]) * int(merged["n_iter"]),
+        "priority": "interactive",  # an A1111 client waits for its answer
     }
     if merged["scheduler"] and merged["scheduler"] != "Automatic":
         request["scheduler"] = merged["scheduler"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -107,9 +108,22 @@ def test_health(api_url: str) -> None:
     assert httpx.get(api_url + "/readyz").json()["status"] == "ok"
 
 
-def test_metrics_report_jobs_by_status(http: httpx.Client, api_url: str) -> None:
+def test_metrics_report_queues_by_lane(http: httpx.Client, api_url: str) -> None:
     http.post("/v1/jobs", json=VALID)
     text = httpx.get(api_url + "/metrics").text
-    assert 'sdfleet_jobs{checkpoint="deliberate_v6",status="queued"}' in text
-    assert 'sdfleet_queue_depth{queue="sd.deliberate_v6"}' in text
-    assert "sdfleet_oldest_queued_seconds" in text
+    labels = '{checkpoint="deliberate_v6",lane="batch",queue="sd.deliberate_v6.batch"}'
+    depth = re.search(r"^sdfleet_queue_depth" + re.escape(labels) + r" (\S+)$", text, re.M)
+    oldest = re.search(r"^sdfleet_oldest_queued_seconds" + re.escape(labels) + r" (\S+)$", text, re.M)
+    assert depth and float(depth.group(1)) >= 1, text
+    assert oldest and float(oldest.group(1)) > 0, text
+    assert "sdfleet_workers{" in text
+
+
+def test_a_job_defaults_to_the_batch_lane_and_may_ask_for_interactive(http: httpx.Client) -> None:
+    batch = http.get(http.post("/v1/jobs", json=VALID).json()["url"]).json()
+    interactive = http.get(
+        http.post("/v1/jobs", json={**VALID, "priority": "interactive"}).json()["url"]
+    ).json()
+    assert (batch["priority"], interactive["priority"]) == ("batch", "interactive")
+    refused = http.post("/v1/jobs", json={**VALID, "priority": "urgent"})
+    assert refused.status_code == 422 and "priority" in refused.text and "interactive, batch" in refused.text

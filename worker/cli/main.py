@@ -63,12 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     sweeper.add_argument(
         "--grace-s", type=float, default=None, help="default: SDFLEET_SWEEPER_GRACE_S (20 s)"
     )
+    sweeper.add_argument(
+        "--no-balancer", action="store_true", help="do not run the fleet's balancer in this process"
+    )
     sweeper.set_defaults(run=_sweeper)
 
     dispatcher = sub.add_parser(
         "dispatcher", help="send webhooks of finished jobs (signed, retried), forever"
     )
     dispatcher.set_defaults(run=_dispatcher)
+
+    balancer = sub.add_parser("balancer", help="move idle workers to checkpoints with demand, forever")
+    balancer.set_defaults(run=_balancer)
+
+    workers = sub.add_parser("workers", help="show every worker of the fleet: state, model, job, GPU")
+    workers.add_argument("--json", action="store_true", help="print JSON (as GET /v1/workers does)")
+    workers.set_defaults(run=_workers)
 
     keys = sub.add_parser("keys", help="manage API keys (only their SHA-256 is stored)")
     keys.add_argument(
@@ -192,7 +202,7 @@ def _migrate(args: argparse.Namespace, _: list[str]) -> int:
 def _sweeper(args: argparse.Namespace, _: list[str]) -> int:
     from worker.recovery.sweeper import run_forever
 
-    run_forever(_core(), interval_s=args.interval_s, grace_s=args.grace_s)
+    run_forever(_core(), interval_s=args.interval_s, grace_s=args.grace_s, balance=not args.no_balancer)
     return 0
 
 
@@ -208,6 +218,30 @@ def _dispatcher(args: argparse.Namespace, _: list[str]) -> int:
     finally:
         dispatcher.close()
     return 0
+
+
+def _balancer(args: argparse.Namespace, _: list[str]) -> int:
+    import time
+
+    from worker.fleet.balancing import build_balancer
+    from worker.store.engine import make_engine
+    from worker.store.jobs import JobStore
+
+    settings = _core()
+    store = JobStore(make_engine(settings.database_url, pool_size=1))
+    balancer = build_balancer(settings, store)
+    while True:
+        try:
+            balancer.tick()
+        except Exception:  # outlive a Redis or Postgres outage: log and look again
+            logging.getLogger("sdfleet.balancer").exception("balancing failed; trying again")
+        time.sleep(settings.balancer_interval_s)
+
+
+def _workers(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.fleet.table import print_fleet
+
+    return print_fleet(_core(), as_json=args.json)
 
 
 def _keys(args: argparse.Namespace, _: list[str]) -> int:

@@ -1,113 +1,108 @@
-"""Prometheus metrics of the fleet, read from the record (Postgres) and the doorbell (Redis) at scrape time.
+"""The API's `/metrics`: the fleet's queues and workers, read at scrape time at a cost that does not grow
+with the number of jobs ever run.
 
-A collector rather than counters in memory: every API replica reports the same truth, and nothing is
-lost when a process restarts. Served by the API at `/metrics`.
+- Queue depth per checkpoint and lane: Redis list lengths (every priority sub-list summed).
+- Age of the oldest queued job per queue: one probe of the partial index `ix_jobs_queued_by_queue`.
+- Workers by state: their records in Redis (`worker.fleet.state`).
+- What each GPU is known to hold: the small `gpu_capacity` table (GPUs × shapes).
+
+Job, attempt, image, OOM, retry and load counts are kept by the workers that see them and served on each
+worker's own port (`worker.monitoring.worker_metrics`); nothing here groups the jobs table. To add a
+figure, add a method yielding metric families and call it from `collect`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 import redis
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
 
-from worker.recovery.queue_contents import PRIORITY_SEP, PRIORITY_STEPS
-from worker.store.models import Attempt, GpuCapacity, Job
+from worker.fleet.balancing import queue_length
+from worker.fleet.state import WorkerState, read_fleet
+from worker.jobs.queues import lane_queue
+from worker.store.jobs import JobStore
+from worker.store.models import GpuCapacity
 from worker.store.records import utcnow
-from worker.vocabulary import JobStatus
+from worker.vocabulary import Lane
 
 
 class FleetCollector(Collector):
-    def __init__(self, sessions: sessionmaker[Session], redis_url: str | None) -> None:
-        self._sessions = sessions
+    def __init__(
+        self,
+        engine: Engine,
+        redis_url: str | None,
+        checkpoints: Callable[[], list[str]],
+        *,
+        offline_after_s: float,
+    ) -> None:
+        self._engine = engine
+        self._store = JobStore(engine)
         self._redis_url = redis_url
+        self._checkpoints = checkpoints
+        self._offline_after_s = offline_after_s
 
     def collect(self) -> Iterator[Metric]:
-        with self._sessions() as session:
-            yield from self._jobs(session)
-            yield from self._attempts(session)
-            yield from self._capacity(session)
-            queues = [q for (q,) in session.execute(select(Job.queue).distinct())]
-        if self._redis_url and queues:
-            yield self._queue_depth(queues)
+        yield from self._waiting()
+        yield self._capacity()
+        if self._redis_url:
+            client = redis.Redis.from_url(self._redis_url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                yield from self._queues(client)
+                yield self._workers(client)
+            except redis.RedisError:
+                pass  # a Redis outage shows as missing samples, not a failed scrape
+            finally:
+                client.close()
 
-    def _jobs(self, session: Session) -> Iterator[Metric]:
-        jobs = GaugeMetricFamily(
-            "sdfleet_jobs", "Jobs by status and checkpoint", labels=["status", "checkpoint"]
+    def _lanes(self) -> Iterator[tuple[str, Lane, str]]:
+        for checkpoint in sorted(self._checkpoints()):
+            for lane in Lane:
+                yield checkpoint, lane, lane_queue(checkpoint, lane)
+
+    def _queues(self, client: redis.Redis) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "sdfleet_queue_depth",
+            "Messages waiting in a checkpoint's lane queue (Redis list length)",
+            labels=["queue", "checkpoint", "lane"],
         )
-        for status, checkpoint, count in session.execute(
-            select(Job.status, Job.checkpoint, func.count()).group_by(Job.status, Job.checkpoint)
-        ):
-            jobs.add_metric([status, checkpoint], count)
-        yield jobs
-        failed = GaugeMetricFamily(
-            "sdfleet_jobs_failed", "Failed or cancelled jobs by final failure category", labels=["category"]
-        )
-        for category, count in session.execute(
-            select(Job.failure_category, func.count())
-            .where(Job.failure_category.is_not(None))
-            .group_by(Job.failure_category)
-        ):
-            failed.add_metric([str(category)], count)
-        yield failed
+        for checkpoint, lane, queue in self._lanes():
+            depth.add_metric([queue, checkpoint, lane.value], float(queue_length(client, queue)))
+        yield depth
+
+    def _waiting(self) -> Iterator[Metric]:
         oldest = GaugeMetricFamily(
-            "sdfleet_oldest_queued_seconds", "Age of the oldest queued job", labels=["checkpoint"]
+            "sdfleet_oldest_queued_seconds",
+            "Age of the oldest job queued in a checkpoint's lane (0 when none waits)",
+            labels=["queue", "checkpoint", "lane"],
         )
-        now: datetime = utcnow()
-        for checkpoint, created in session.execute(
-            select(Job.checkpoint, func.min(Job.created_at))
-            .where(Job.status == JobStatus.QUEUED.value)
-            .group_by(Job.checkpoint)
-        ):
-            oldest.add_metric([checkpoint], (now - created).total_seconds())
+        now = utcnow()
+        for checkpoint, lane, queue in self._lanes():
+            created = self._store.oldest_queued([queue])
+            age_s = (now - created).total_seconds() if created is not None else 0.0
+            oldest.add_metric([queue, checkpoint, lane.value], max(0.0, age_s))
         yield oldest
 
-    def _attempts(self, session: Session) -> Iterator[Metric]:
-        attempts = GaugeMetricFamily(
-            "sdfleet_attempts", "Attempts by outcome and failure category", labels=["outcome", "category"]
-        )
-        for outcome, category, count in session.execute(
-            select(Attempt.outcome, Attempt.category, func.count()).group_by(
-                Attempt.outcome, Attempt.category
-            )
-        ):
-            attempts.add_metric([outcome, category or ""], count)
-        yield attempts
-        ooms = GaugeMetricFamily(
-            "sdfleet_oom_events", "CUDA OOMs met by attempts, by worker", labels=["worker"]
-        )
-        for worker, total in session.execute(
-            select(Attempt.worker, func.sum(Attempt.oom_count)).group_by(Attempt.worker)
-        ):
-            ooms.add_metric([worker], float(total or 0))
-        yield ooms
+    def _workers(self, client: redis.Redis) -> Metric:
+        workers = GaugeMetricFamily("sdfleet_workers", "GPU workers by state", labels=["state"])
+        counts = Counter(view.state for view in read_fleet(client, self._offline_after_s))
+        for state in WorkerState:
+            workers.add_metric([state.value], float(counts.get(state, 0)))
+        return workers
 
-    def _capacity(self, session: Session) -> Iterator[Metric]:
+    def _capacity(self) -> Metric:
         limit = GaugeMetricFamily(
             "sdfleet_gpu_batch_limit",
             "Largest batch a GPU is known to hold for a shape",
             labels=["gpu", "architecture", "pixels"],
         )
-        for row in session.scalars(select(GpuCapacity).where(GpuCapacity.batch_limit.is_not(None))):
-            limit.add_metric([row.gpu, row.architecture, str(row.pixels)], float(row.batch_limit or 0))
-        yield limit
-
-    def _queue_depth(self, queues: list[str]) -> Metric:
-        depth = GaugeMetricFamily(
-            "sdfleet_queue_depth", "Messages waiting in a Celery queue", labels=["queue"]
-        )
-        assert self._redis_url is not None
-        client = redis.Redis.from_url(self._redis_url, socket_timeout=2)
-        try:
-            for queue in sorted(queues):
-                keys = [queue if s == 0 else f"{queue}{PRIORITY_SEP}{s}" for s in PRIORITY_STEPS]
-                depth.add_metric([queue], float(sum(int(client.llen(k)) for k in keys)))
-        except redis.RedisError:
-            pass  # a Redis outage shows as missing samples, not a failed scrape
-        finally:
-            client.close()
-        return depth
+        known = select(
+            GpuCapacity.gpu, GpuCapacity.architecture, GpuCapacity.pixels, GpuCapacity.batch_limit
+        ).where(GpuCapacity.batch_limit.is_not(None))
+        with self._engine.connect() as connection:
+            for row in connection.execute(known):
+                limit.add_metric([row.gpu, row.architecture, str(row.pixels)], float(row.batch_limit or 0))
+        return limit

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from worker.celery_app import publish_job
 from worker.errors import ConfigurationError
 from worker.events.stream import JobEvents
+from worker.fleet.balancing import build_balancer
 from worker.recovery.queue_contents import broker_task_ids
 from worker.settings import CoreSettings
 from worker.store.engine import make_engine
@@ -82,24 +83,39 @@ def sweep_once(
     return SweepReport(republished, recovered, failed)
 
 
-def run_forever(settings: CoreSettings, *, interval_s: float, grace_s: float | None = None) -> None:
-    """Sweep every `interval_s` until killed; `grace_s` defaults to the `sweeper_grace_s` setting."""
+def run_forever(
+    settings: CoreSettings, *, interval_s: float, grace_s: float | None = None, balance: bool = True
+) -> None:
+    """Sweep every `interval_s` until killed; `grace_s` defaults to the `sweeper_grace_s` setting.
+
+    With `balance`, the fleet's balancer runs in the same loop every `balancer_interval_s`.
+    """
     if settings.redis_url is None:
         raise ConfigurationError("the sweeper needs SDFLEET_REDIS_URL")
     redis_url = settings.redis_url
     grace = settings.sweeper_grace_s if grace_s is None else grace_s
     store = JobStore(make_engine(settings.database_url, pool_size=1))
     events = JobEvents.from_url(redis_url, finished_ttl_s=settings.events_ttl_s)
-    log.info("sweeper: every %g s, grace %g s", interval_s, grace)
+    balancer = build_balancer(settings, store) if balance else None
+    log.info("sweeper: every %g s, grace %g s%s", interval_s, grace, ", balancing" if balancer else "")
+    next_sweep = 0.0
     while True:
-        try:
-            sweep_once(
-                store,
-                present_ids=lambda queues: broker_task_ids(redis_url, queues),
-                publish=publish_job,
-                grace_s=grace,
-                events=events,
-            )
-        except Exception:  # the sweeper must outlive a Postgres or Redis outage; it logs and tries again
-            log.exception("sweep failed; trying again in %s s", interval_s)
-        time.sleep(interval_s)
+        if time.monotonic() >= next_sweep:
+            next_sweep = time.monotonic() + interval_s
+            try:
+                sweep_once(
+                    store,
+                    present_ids=lambda queues: broker_task_ids(redis_url, queues),
+                    publish=publish_job,
+                    grace_s=grace,
+                    events=events,
+                )
+            except Exception:  # the sweeper must outlive a Postgres or Redis outage; it logs and tries again
+                log.exception("sweep failed; trying again in %s s", interval_s)
+        if balancer is not None:
+            try:
+                balancer.tick()
+            except Exception:  # as above: the balancer tries again at its next tick
+                log.exception("balancing failed; trying again")
+        pause = settings.balancer_interval_s if balancer is not None else interval_s
+        time.sleep(max(0.0, min(pause, next_sweep - time.monotonic())))

@@ -382,6 +382,44 @@ class JobStore:
         return status
 
     @translate_db_errors
+    def oldest_queued(self, queues: Sequence[str]) -> datetime | None:
+        """When the oldest job still queued in any of `queues` was created: one index probe per queue
+        (`ix_jobs_queued`), whatever the size of the table."""
+        oldest: datetime | None = None
+        with self._engine.connect() as connection:
+            for queue in queues:
+                created = connection.scalar(
+                    select(Job.created_at)
+                    .where(Job.status == JobStatus.QUEUED.value, Job.queue == queue)
+                    .order_by(Job.created_at)
+                    .limit(1)
+                )
+                if created is not None and (oldest is None or created < oldest):
+                    oldest = created
+        return oldest
+
+    @translate_db_errors
+    def promote(self, source: str, target: str, before: datetime, limit: int = 100) -> list[uuid.UUID]:
+        """Move queued jobs created before `before` from queue `source` to `target` (a batch lane's aged
+        jobs to the interactive lane); returns their ids, to be published on `target`."""
+        with self._engine.begin() as connection:
+            waiting = (
+                select(Job.id)
+                .where(Job.status == JobStatus.QUEUED.value, Job.queue == source, Job.created_at < before)
+                .order_by(Job.created_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            rows = connection.execute(
+                update(Job)
+                .where(Job.id.in_(waiting), Job.status == JobStatus.QUEUED.value)
+                .values(queue=target)
+                .returning(Job.id)
+            ).all()
+            return [row.id for row in rows]
+
+    @translate_db_errors
     def get(self, job_id: uuid.UUID) -> Job:
         """The job with its attempts and images; raises JobNotFound."""
         with self._sessions() as session:
