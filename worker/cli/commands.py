@@ -25,6 +25,22 @@ def worker_command(
     ]  # fmt: skip
 
 
+def launcher_command(
+    *,
+    emulate: int,
+    host: str,
+    checkpoints: Sequence[str],
+    a1111_base_port: int,
+    metrics_base_port: int,
+) -> list[str]:
+    """`sdfleet worker --emulate N`: one launcher running N emulated GPUs' workers (the local stack)."""
+    return [
+        sys.executable, "-m", "worker.cli.main", "worker", "--emulate", str(emulate), "--host-name", host,
+        "--checkpoints", ",".join(checkpoints), "--a1111-base-port", str(a1111_base_port),
+        "--metrics-base-port", str(metrics_base_port),
+    ]  # fmt: skip
+
+
 def api_command(host: str | None = None, port: int | None = None) -> list[str]:
     """The producer API (`python -m api`); host and port default to its settings."""
     command = [sys.executable, "-m", "api"]

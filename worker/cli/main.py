@@ -11,10 +11,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from worker.celery_app import configure
+from worker.celery_app import configure, publish_job
 from worker.cli.client_commands import add_client_commands
-from worker.errors import SdfleetError
-from worker.settings import CoreSettings, get_settings, get_worker_settings, install
+from worker.errors import ConfigurationError, SdfleetError
+from worker.settings import CoreSettings, WorkerSettings, get_settings, get_worker_settings, install
 from worker.stack.record import with_local_stack
 
 
@@ -41,15 +41,37 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the whole local stack in the foreground until Ctrl-C")
     demo = sub.add_parser("demo", help="run the stack, submit sample jobs, print a table, exit")
     for command in (up, demo):
+        command.add_argument("--gpus", type=int, default=2, help="emulated GPUs (one worker and A1111 each)")
         command.add_argument("--time-scale", type=float, default=0.25, help="emulated GPU speed factor")
         command.add_argument("--api-port", type=int, default=8000)
         command.add_argument("--flower-port", type=int, default=5555)
         command.add_argument("--a1111-port", type=int, default=7861, help="first emulated A1111's port")
+        command.add_argument("--metrics-port", type=int, default=9200, help="first worker's metrics port")
     up.set_defaults(run=_up)
     demo.set_defaults(run=_demo)
 
-    worker = sub.add_parser("worker", help="run one GPU worker (settings from SDFLEET_* variables)")
+    worker = sub.add_parser(
+        "worker",
+        help="run a worker per GPU (--gpus, --emulate) and keep them running; without either, one worker "
+        "configured by SDFLEET_* variables",
+    )
     worker.add_argument("--loglevel", default="INFO")
+    which = worker.add_mutually_exclusive_group()
+    which.add_argument("--gpus", help="GPU indexes, e.g. 0,1,2,3, or 'all' (found with NVML)")
+    which.add_argument("--emulate", type=int, metavar="N", help="run N A1111 stand-ins instead of GPUs")
+    worker.add_argument(
+        "--checkpoints", help="checkpoints the workers serve, comma-separated (default SDFLEET_CHECKPOINTS)"
+    )
+    worker.add_argument("--a1111-base-port", type=int, default=3000, help="GPU i's A1111 listens on base + i")
+    worker.add_argument(
+        "--metrics-base-port",
+        type=int,
+        default=9200,
+        help="GPU i's worker serves /metrics on base + i (0: none)",
+    )
+    worker.add_argument(
+        "--host-name", help="the host part of node names (default SDFLEET_HOST_NAME, hostname)"
+    )
     worker.set_defaults(run=_worker)
 
     api = sub.add_parser("api", help="run the producer API")
@@ -106,11 +128,15 @@ def _core() -> CoreSettings:
 
 
 def _stack_config(args: argparse.Namespace) -> object:
-    from worker.stack.stack import StackConfig, default_gpus
+    from worker.stack.stack import StackConfig
 
+    if args.gpus < 1:
+        raise ConfigurationError("--gpus N needs N ≥ 1")
     return StackConfig(
         settings=get_settings(),
-        gpus=default_gpus(args.a1111_port),
+        gpus=args.gpus,
+        a1111_base_port=args.a1111_port,
+        metrics_base_port=args.metrics_port,
         api_port=args.api_port,
         flower_port=args.flower_port,
         time_scale=args.time_scale,
@@ -130,6 +156,7 @@ def _adopt(stack: object) -> None:
 
 
 def _up(args: argparse.Namespace, _: list[str]) -> int:
+    from worker.fleet.keeper import Keeper
     from worker.stack.stack import LocalStack, StackConfig
 
     config = _stack_config(args)
@@ -151,11 +178,9 @@ def _up(args: argparse.Namespace, _: list[str]) -> int:
             f'then: SDFLEET_API_KEY=<the key> sdfleet submit "a lighthouse" --wait',
             flush=True,
         )
-        while not stopping.wait(1.0):
-            dead = stack.processes.dead()
-            if dead:
-                print(f"sdfleet: {dead[0].name} exited; see {dead[0].log_path}", file=sys.stderr)
-                return 1
+        keeper = Keeper(stack.processes)  # a child that dies is started again; the rest keeps serving
+        while not stopping.wait(0.5):
+            keeper.check()
     return 0
 
 
@@ -177,10 +202,46 @@ def _worker(args: argparse.Namespace, _: list[str]) -> int:
 
     settings = get_worker_settings()
     check_visibility_timeout(settings)
+    if args.gpus is not None or args.emulate is not None:
+        return _launcher(args, settings)
     command = worker_command(
         settings.worker_name, settings.checkpoints, host=settings.host_name, loglevel=args.loglevel
     )
     os.execv(command[0], command)
+
+
+def _launcher(args: argparse.Namespace, settings: WorkerSettings) -> int:
+    from worker.events.stream import JobEvents
+    from worker.fleet.launcher import Launcher, run_launcher
+    from worker.fleet.slots import parse_gpus, plan_slots
+    from worker.recovery.sweeper import recover_worker
+    from worker.store.engine import make_engine
+    from worker.store.jobs import JobStore
+
+    if args.host_name:
+        settings = settings.model_copy(update={"host_name": args.host_name})
+        install(settings)
+    if args.emulate is not None and args.emulate < 1:
+        raise ConfigurationError("--emulate N needs N ≥ 1")
+    indexes = list(range(args.emulate)) if args.emulate is not None else parse_gpus(args.gpus)
+    checkpoints = [c.strip() for c in args.checkpoints.split(",") if c.strip()] if args.checkpoints else None
+    slots = plan_slots(
+        indexes,
+        checkpoints or list(settings.checkpoints),
+        a1111_base_port=args.a1111_base_port,
+        metrics_base_port=args.metrics_base_port or None,
+    )
+    store = JobStore(make_engine(settings.database_url, pool_size=1))
+    events = JobEvents.from_url(settings.redis_url or "", finished_ttl_s=settings.events_ttl_s)
+    configure(settings)
+    launcher = Launcher(
+        settings,
+        slots,
+        emulate=args.emulate is not None,
+        loglevel=args.loglevel,
+        recover=lambda node: recover_worker(store, node, publish_job, events),
+    )
+    return run_launcher(launcher)
 
 
 def _api(args: argparse.Namespace, _: list[str]) -> int:

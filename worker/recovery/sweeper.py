@@ -25,7 +25,7 @@ from worker.recovery.queue_contents import broker_task_ids
 from worker.settings import CoreSettings
 from worker.store.engine import make_engine
 from worker.store.jobs import JobStore
-from worker.store.records import LeaseExpiry, utcnow
+from worker.store.records import ExpiredLease, LeaseExpiry, utcnow
 from worker.vocabulary import EventKind, FailureCategory
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,47 @@ def sweep_once(
 ) -> SweepReport:
     """One pass. `present_ids(queues)` returns the job ids the broker still holds for those queues."""
     now = now or utcnow()
+    recovered, failed = _recover(store, store.expired_leases(now), publish, now, events)
+    candidates = store.queued_before(now - timedelta(seconds=grace_s))
+    present = present_ids({queue for _, queue in candidates}) if candidates else set()
+    republished = 0
+    for job_id, queue in candidates:
+        if str(job_id) not in present:
+            publish(str(job_id), queue)
+            store.mark_published(job_id)
+            republished += 1
+    if republished or recovered or failed:
+        log.warning(
+            "sweep: republished %s, recovered %s expired leases, failed %s", republished, recovered, failed
+        )
+    return SweepReport(republished, recovered, failed)
+
+
+def recover_worker(
+    store: JobStore, worker: str, publish: Callable[[str, str], None], events: JobEvents | None = None
+) -> SweepReport:
+    """Hand back at once the jobs of `worker` (a node name), whose process is known to be dead: what the
+    sweeper does when their leases expire, without waiting for that."""
+    now = utcnow()
+    recovered, failed = _recover(store, store.end_leases_of(worker, now), publish, now, events)
+    if recovered or failed:
+        log.warning(
+            "worker %s died: %s jobs handed back, %s failed (no attempts left)", worker, recovered, failed
+        )
+    return SweepReport(0, recovered, failed)
+
+
+def _recover(
+    store: JobStore,
+    leases: list[ExpiredLease],
+    publish: Callable[[str, str], None],
+    now: datetime,
+    events: JobEvents | None,
+) -> tuple[int, int]:
+    """Record expired leases' attempts as lost; publish the jobs handed back. Returns (handed back,
+    failed)."""
     recovered = failed = 0
-    for lease in store.expired_leases(now):
+    for lease in leases:
         expiry = store.expire_lease(lease.job_id, lease.attempt, now)
         if expiry is LeaseExpiry.HANDED_BACK:
             publish(str(lease.job_id), lease.queue)
@@ -68,19 +107,7 @@ def sweep_once(
                     message="its worker stopped renewing the lease on its last attempt",
                 )
             failed += 1
-    candidates = store.queued_before(now - timedelta(seconds=grace_s))
-    present = present_ids({queue for _, queue in candidates}) if candidates else set()
-    republished = 0
-    for job_id, queue in candidates:
-        if str(job_id) not in present:
-            publish(str(job_id), queue)
-            store.mark_published(job_id)
-            republished += 1
-    if republished or recovered or failed:
-        log.warning(
-            "sweep: republished %s, recovered %s expired leases, failed %s", republished, recovered, failed
-        )
-    return SweepReport(republished, recovered, failed)
+    return recovered, failed
 
 
 def run_forever(

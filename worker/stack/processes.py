@@ -30,6 +30,9 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -64,10 +67,25 @@ class ProcessGroup:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        child = Child(name, process, log_path)
+        child = Child(name, process, log_path, tuple(args), dict(env), cwd)
         self.children.append(child)
         log.info("started %s (pid %s), log %s", name, process.pid, log_path)
         return child
+
+    def restart(self, child: Child) -> Child:
+        """Start `child`'s command again in its place (what is left of its old group is killed first)."""
+        _signal_group(child.process, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(5)
+        position = self.children.index(child)
+        self.children.remove(child)
+        new = self.start(child.name, child.args, child.env, child.cwd)
+        self.children.remove(new)
+        self.children.insert(position, new)
+        return new
+
+    def get(self, name: str) -> Child | None:
+        return next((c for c in self.children if c.name == name), None)
 
     def dead(self) -> list[Child]:
         return [c for c in self.children if not c.alive()]

@@ -5,7 +5,6 @@ Used by `sdfleet up` (in the foreground until Ctrl-C/SIGTERM) and `sdfleet demo`
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -27,34 +26,28 @@ from worker.store.migrate import upgrade_head
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class GpuSpec:
-    """One emulated GPU: a worker, its own A1111 stand-in and the checkpoint it serves."""
-
-    name: str
-    index: int
-    checkpoint: str
-    a1111_port: int
-    vram_mb: int = 24576
-
-
-def default_gpus(a1111_base_port: int = 7861) -> tuple[GpuSpec, ...]:
-    """The demo fleet: one emulated GPU per catalogue checkpoint, A1111 ports from `a1111_base_port`."""
-    return (
-        GpuSpec("gpu0", 0, "deliberate_v6", a1111_base_port, vram_mb=24576),  # a 24 GB card
-        # A 16 GB card: SDXL at 1024² holds a batch of 2, so a batch of 4 shows the OOM backoff.
-        GpuSpec("gpu1", 1, "jib_mix_illustrious_realistic_v2", a1111_base_port + 1, vram_mb=16384),
-    )
+CATALOGUE_CHECKPOINTS = ("deliberate_v6", "jib_mix_illustrious_realistic_v2")
+# A 16 GB card: SDXL at 1024² holds a batch of 2, so the demo's batch of 4 shows the OOM backoff.
+EMULATED_VRAM_MB = 16384
 
 
 @dataclass
 class StackConfig:
     settings: CoreSettings
-    gpus: tuple[GpuSpec, ...] = field(default_factory=default_gpus)
+    gpus: int = 2  # emulated GPUs, run by one launcher (`sdfleet worker --emulate N`)
+    checkpoints: tuple[str, ...] = CATALOGUE_CHECKPOINTS  # what the GPUs serve; they start spread over it
+    a1111_base_port: int = 7861
+    metrics_base_port: int = 9200
     api_port: int = 8000
     flower_port: int = 5555
     time_scale: float = 0.25
+    host_name: str = "local"
+    drain_grace_s: float = 30.0  # Ctrl-C lets running jobs finish this long before handing them back
     extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def nodes(self) -> list[str]:
+        return [f"gpu{i}@{self.host_name}" for i in range(self.gpus)]
 
 
 class LocalStack:
@@ -95,10 +88,16 @@ class LocalStack:
         upgrade_head(self.database_url)
         seed_volume(self.config.settings.models_dir.resolve())
         env = self.env()
-        for gpu in self.config.gpus:
-            self.processes.start(
-                gpu.name, commands.worker_command(gpu.name, [gpu.checkpoint]), {**env, **self._gpu_env(gpu)}
-            )
+        config = self.config
+        launcher = commands.launcher_command(
+            emulate=config.gpus,
+            host=config.host_name,
+            checkpoints=config.checkpoints,
+            a1111_base_port=config.a1111_base_port,
+            metrics_base_port=config.metrics_base_port,
+        )
+        drain = {"SDFLEET_DRAIN_GRACE_S": str(config.drain_grace_s)}
+        self.processes.start("workers", launcher, {**drain, **env, **self._emulator_env()})
         self.processes.start("api", commands.api_command("127.0.0.1", self.config.api_port), env)
         self.flower_credentials = self._flower_credentials()
         flower_env = {**env, "FLOWER_BASIC_AUTH": self.flower_credentials}
@@ -114,7 +113,8 @@ class LocalStack:
 
     def stop(self) -> None:
         remove_record(self.state_dir, os.getpid())
-        self.processes.stop()
+        # The launcher drains its workers first: give it their grace and its margin.
+        self.processes.stop(timeout_s=self.config.drain_grace_s + 60.0)
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
@@ -144,12 +144,10 @@ class LocalStack:
 
         wait_for_port("127.0.0.1", self.config.api_port, timeout_s)
         deadline = time.monotonic() + timeout_s
-        wanted = {gpu.name for gpu in self.config.gpus}
+        wanted = set(self.config.nodes)
         while time.monotonic() < deadline:
             self._check_alive()
-            answered = {
-                name.split("@")[0] for reply in (app.control.ping(timeout=1.0) or []) for name in reply
-            }
+            answered = {name for reply in (app.control.ping(timeout=1.0) or []) for name in reply}
             ready = httpx.get(self.api_url + "/readyz", timeout=5).status_code == 200
             if ready and wanted <= answered:
                 return
@@ -167,17 +165,11 @@ class LocalStack:
                 + child.log_tail()
             )
 
-    def _gpu_env(self, gpu: GpuSpec) -> dict[str, str]:
+    def _emulator_env(self) -> dict[str, str]:
+        """Knobs of the stand-ins only (a real A1111 ignores them)."""
         return {
-            "SDFLEET_WORKER_NAME": gpu.name,
-            "SDFLEET_GPU_INDEX": str(gpu.index),
-            "SDFLEET_CHECKPOINTS": json.dumps([gpu.checkpoint]),
-            "SDFLEET_A1111_URL": f"http://127.0.0.1:{gpu.a1111_port}",
-            "SDFLEET_A1111_LAUNCH": "true",
-            "SDFLEET_A1111_COMMAND": json.dumps(commands.emulator_launcher()),
-            # Knobs of the stand-in only; a real A1111 ignores them.
             "A1111_EMU_TIME_SCALE": str(self.config.time_scale),
-            "A1111_EMU_VRAM_MB": str(gpu.vram_mb),
+            "A1111_EMU_VRAM_MB": str(EMULATED_VRAM_MB),
         }
 
     def _start_services(self) -> None:
