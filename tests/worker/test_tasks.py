@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 import uuid
 from pathlib import Path
 
@@ -86,8 +87,19 @@ def test_http_job_runs_on_an_attached_a1111_and_its_image_is_served(
 
 
 def test_a_worker_switches_checkpoints_between_jobs(processes: Processes, models_volume: Path) -> None:
+    # Given a worker that may serve two checkpoints (it consumes the first's queues), and the balancer,
+    # which moves it to the queues of a checkpoint nobody serves
+    fast = {
+        "SDFLEET_HEARTBEAT_S": "0.5",
+        "SDFLEET_BALANCER_INTERVAL_S": "0.3",
+        "SDFLEET_BALANCER_COOLDOWN_S": "0",
+    }
     a1111 = processes.emulator(models_volume, "deliberate_v6.safetensors")
-    processes.worker("gpu-both", ["deliberate_v6", "jib_mix_illustrious_realistic_v2"], a1111_url=a1111.url)
+    checkpoints = ["deliberate_v6", "jib_mix_illustrious_realistic_v2"]
+    processes.worker("gpu-both", checkpoints, a1111_url=a1111.url, env=fast)
+    processes.group.start(
+        "balancer", [sys.executable, "-m", "worker.cli.main", "balancer"], {**processes.env, **fast}
+    )
     names = []
     order = ["jib_mix_illustrious_realistic_v2", "deliberate_v6", "jib_mix_illustrious_realistic_v2"]
     for checkpoint in order:

@@ -83,3 +83,88 @@ def test_up_serves_and_stops_everything(
             up.kill()
             up.wait()
         log.close()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return {}
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+def _worker_main(up_pid: int, name: str) -> int | None:
+    """The Celery main process of GPU worker `name` (the launcher's child that has that name)."""
+    for pid in _descendants(up_pid):
+        if _alive(pid) and _environ(pid).get("SDFLEET_WORKER_NAME") == name:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if _environ(parent).get("SDFLEET_WORKER_NAME") != name:
+                return pid
+    return None
+
+
+def test_a_killed_worker_is_replaced_while_the_rest_keeps_serving(
+    sdfleet_env: dict[str, str], tmp_path: Path, database_url: str
+) -> None:
+    from worker.store.api_keys import ApiKeys
+    from worker.store.engine import make_engine, make_session_factory
+
+    api_port, flower_port, a1111_port, metrics_port = free_port(), free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        **sdfleet_env,
+        "SDFLEET_STATE_DIR": str(tmp_path / "state"),
+        "SDFLEET_LEASE_S": "300",
+    }
+    args = [
+        sys.executable, "-m", "worker.cli.main", "up", "--gpus", "2", "--time-scale", "0.02",
+        "--api-port", str(api_port), "--flower-port", str(flower_port), "--a1111-port", str(a1111_port),
+        "--metrics-port", str(metrics_port + 1000),
+    ]  # fmt: skip
+    log = open(tmp_path / "up.log", "wb")  # closed in finally
+    up = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    engine = make_engine(database_url)
+    try:
+        deadline = time.monotonic() + 120
+        while b"sdfleet is up" not in (tmp_path / "up.log").read_bytes():
+            assert up.poll() is None and time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+            time.sleep(0.2)
+        key = ApiKeys(make_session_factory(engine)).create(f"up-{os.getpid()}-{time.time_ns()}")
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+        job = {"prompt": "a pier", "steps": 4, "width": 256, "height": 256}
+        ids = [http.post("/v1/jobs", json={**job, "seed": i}).json()["id"] for i in range(4)]
+        doomed = _worker_main(up.pid, "gpu0")
+        assert doomed is not None
+        # When one GPU worker is SIGKILLed, as a new user did
+        os.kill(doomed, signal.SIGKILL)
+        # Then the stack keeps serving: the API takes jobs and the other GPU runs them meanwhile
+        for i in range(4, 10):
+            response = http.post("/v1/jobs", json={**job, "seed": i})
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["id"])
+        # And the killed worker is replaced, and the stack itself is still up
+        deadline = time.monotonic() + 60
+        while (_worker_main(up.pid, "gpu0") in (None, doomed)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _worker_main(up.pid, "gpu0") not in (None, doomed)
+        assert up.poll() is None
+        # And every job succeeds, exactly once
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            jobs = [http.get(f"/v1/jobs/{job_id}").json() for job_id in ids]
+            if all(j["status"] in ("succeeded", "failed", "cancelled") for j in jobs):
+                break
+            time.sleep(0.5)
+        assert [j["status"] for j in jobs] == ["succeeded"] * len(ids), [j["failure_message"] for j in jobs]
+        assert all(sum(a["outcome"] == "succeeded" for a in j["attempt_history"]) == 1 for j in jobs)
+        http.close()
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(120) == 0, (tmp_path / "up.log").read_text()
+    finally:
+        engine.dispose()
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        log.close()
