@@ -51,6 +51,14 @@ class Launched:
     def a1111(self, index: int) -> str:
         return f"http://127.0.0.1:{self.a1111_base_port + index}"
 
+    def loaded(self, index: int) -> bool:
+        """True once GPU `index`'s A1111 answers with its start-up checkpoint loaded."""
+        try:
+            stats = self.stats(index)
+        except httpx.HTTPError:
+            return False
+        return bool(stats["loaded_model"]) and not stats["model_loading"]
+
     def stats(self, index: int) -> dict[str, Any]:
         stats: dict[str, Any] = httpx.get(self.a1111(index) + "/emulator/v1/stats", timeout=5).json()
         return stats
@@ -107,6 +115,8 @@ class Launchers:
         child = self.processes.group.start(f"launcher-{host}", command, child_env)
         launched = Launched(child, host, a1111_base, metrics_base, gpus)
         self.wait_nodes(launched.nodes, child)
+        for index in range(gpus):
+            wait_until(lambda i=index: launched.loaded(i), 60, f"{launched.node(index)}'s A1111 loaded")
         return launched
 
     def wait_nodes(self, nodes: list[str], child: Child, timeout_s: float = 120.0) -> None:
