@@ -6,11 +6,15 @@ figures are on each worker's own metrics port.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.deps import ResourcesDep
+from worker.fleet.state import WorkerState
+from worker.fleet.table import fleet
 from worker.monitoring.metrics import FleetCollector
 
 router = APIRouter(tags=["health"])
@@ -30,3 +34,17 @@ async def metrics(resources: ResourcesDep) -> Response:
     )
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get(
+    "/metrics/targets", summary="Every worker's metrics address, for Prometheus' HTTP service discovery"
+)
+async def metrics_targets(resources: ResourcesDep) -> list[dict[str, Any]]:
+    """Prometheus `http_sd_configs` reads this: one target per worker that serves metrics and is not
+    offline, labelled with its node name and GPU (compose/prometheus.yml)."""
+    views = await run_in_threadpool(fleet, resources.settings)
+    return [
+        {"targets": [f"{v.host}:{v.metrics_port}"], "labels": {"worker": v.name, "gpu": v.gpu_label or ""}}
+        for v in views
+        if v.metrics_port and v.host and v.state is not WorkerState.OFFLINE
+    ]

@@ -33,10 +33,19 @@ def _env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services_cover_the_stack(compose: dict[str, Any]) -> None:
-    assert {"redis", "postgres", "migrate", "api", "flower", "sweeper", "dispatcher"} <= set(
-        compose["services"]
-    )
-    assert any(name.startswith("worker-gpu") for name in compose["services"])
+    expected = {
+        "redis",
+        "postgres",
+        "migrate",
+        "api",
+        "flower",
+        "sweeper",
+        "dispatcher",
+        "workers",
+        "prometheus",
+        "grafana",
+    }
+    assert expected <= set(compose["services"])
 
 
 def test_references_resolve(compose: dict[str, Any]) -> None:
@@ -47,7 +56,10 @@ def test_references_resolve(compose: dict[str, Any]) -> None:
             assert dependency in services, f"{name} depends on unknown {dependency}"
         for mount in service.get("volumes") or []:
             source = mount.split(":")[0] if isinstance(mount, str) else mount["source"]
-            assert source in volumes, f"{name} mounts undeclared volume {source}"
+            if source.startswith("."):  # a file or folder of this repository, mounted read-only
+                assert (COMPOSE.parent / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in volumes, f"{name} mounts undeclared volume {source}"
 
 
 def test_every_sdfleet_command_exists(compose: dict[str, Any]) -> None:
@@ -62,7 +74,7 @@ def test_migrations_run_once_before_api_and_workers(compose: dict[str, Any]) -> 
     services = compose["services"]
     assert services["migrate"]["command"] == ["sdfleet", "migrate"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("api", "sweeper", "worker-gpu0"):
+    for name in ("api", "sweeper", "workers"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
@@ -70,21 +82,33 @@ def test_flower_is_behind_basic_auth(compose: dict[str, Any]) -> None:
     assert "FLOWER_BASIC_AUTH" in compose["services"]["flower"]["environment"]
 
 
-def test_workers_are_pinned_to_distinct_gpus_with_valid_settings(compose: dict[str, Any]) -> None:
-    seen: set[tuple[str, str]] = set()
-    for name, service in compose["services"].items():
-        if not name.startswith("worker-gpu"):
-            continue
-        env = _env(service)
-        with mock.patch.dict("os.environ", env, clear=True):
-            settings = WorkerSettings()
-        devices = service["deploy"]["resources"]["reservations"]["devices"][0]["device_ids"]
-        assert devices == [str(settings.gpu_index)], name
-        assert settings.checkpoints and all(checkpoint_queue(c) for c in settings.checkpoints)
-        key = (settings.worker_name, settings.a1111_url)
-        assert key not in seen
-        seen.add(key)
-        assert int(service["stop_grace_period"].rstrip("m")) * 60 >= settings.task_time_limit_s
+def test_one_launcher_runs_every_gpu_of_the_host_and_drains_within_the_stop_grace(
+    compose: dict[str, Any],
+) -> None:
+    service = compose["services"]["workers"]
+    args, rest = _parser().parse_known_args(service["command"][1:])
+    assert not rest and args.gpus == "all" and args.run.__name__ == "_worker"
+    with mock.patch.dict("os.environ", _env(service), clear=True):
+        settings = WorkerSettings()
+    assert settings.checkpoints and all(checkpoint_queue(c) for c in settings.checkpoints)
+    assert settings.host_name == service["hostname"]  # Prometheus reaches <host>:<metrics port>
+    devices = service["deploy"]["resources"]["reservations"]["devices"][0]
+    assert devices["count"] == "all" and devices["capabilities"] == ["gpu"]
+    # The drain grace, the interrupt and the launcher's margin all fit in the stop grace period
+    assert int(service["stop_grace_period"].rstrip("m")) * 60 >= settings.drain_grace_s + 60
+
+
+def test_prometheus_scrapes_the_api_and_finds_every_worker_through_it() -> None:
+    import yaml
+
+    from api.app import create_app
+
+    config = yaml.safe_load((COMPOSE.parent / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["sdfleet-api"]["static_configs"][0]["targets"] == ["api:8000"]
+    discovery = jobs["sdfleet-workers"]["http_sd_configs"][0]["url"]
+    assert discovery.startswith("http://api:8000/")
+    assert discovery.removeprefix("http://api:8000") in create_app().openapi()["paths"]
 
 
 def test_dockerfiles_copy_what_exists() -> None:

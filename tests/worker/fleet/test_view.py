@@ -61,6 +61,8 @@ def test_workers_show_real_values_after_real_jobs(
     assert (gpu0["gpu_index"], gpu1["gpu_index"]) == (0, 1)
     for worker in (gpu0, gpu1):
         assert 0 < worker["vram_used_mb"] < worker["vram_total_mb"] == 24576
+        # utilisation and temperature from the GPU's dcgm-exporter page (the stand-in serves one)
+        assert 0 <= worker["gpu_utilization_pct"] <= 100 and 15 < worker["gpu_temperature_c"] < 100
         assert worker["job"] is None and time.time() - worker["last_heartbeat"] < 5
         assert worker["queues"] and worker["assigned"] == worker["checkpoint"]
     assert any(shape["largest_ok"] == 2 for shape in gpu0["capacity"])
@@ -68,12 +70,18 @@ def test_workers_show_real_values_after_real_jobs(
     text = httpx.get(f"http://127.0.0.1:{launched.metrics_base_port}/metrics", timeout=5).text
     assert _sample(text, "sdfleet_gpu_vram_total_bytes", gpu0["name"]) == 24576 * 1024 * 1024
     assert _sample(text, "sdfleet_gpu_vram_used_bytes", gpu0["name"]) > 0
+    assert 15 < _sample(text, "sdfleet_gpu_temperature_celsius", gpu0["name"]) < 100
     assert 'sdfleet_images_total{checkpoint="deliberate_v6",worker="' + gpu0["name"] + '"} 3.0' in text
     assert _sample(text, "sdfleet_generation_seconds_count", gpu0["name"]) == 2
     assert (
         'sdfleet_jobs_finished_total{category="",status="succeeded",worker="' + gpu0["name"] + '"} 2.0'
         in text
     )
+    # And Prometheus finds every worker's metrics through the API
+    targets = httpx.get(api + "/metrics/targets", timeout=10).json()
+    assert sorted(t["targets"][0] for t in targets if t["labels"]["worker"] in launched.nodes) == [
+        f"{launched.host}:{launched.metrics_base_port + i}" for i in range(2)
+    ]
     # And the API's /metrics counts the workers by state
     api_metrics = httpx.get(api + "/metrics", timeout=10).text
     assert re.search(r'^sdfleet_workers\{state="idle"\} 2\.0$', api_metrics, re.M), api_metrics
