@@ -13,6 +13,7 @@ from types import ModuleType
 BENCHMARKS = {
     "B1": "bench.b1_overhead",
     "B2": "bench.b2_busy",
+    "B3": "bench.b3_affinity",
     "B4": "bench.b4_oom",
     "B5": "bench.b5_api",
     "B7": "bench.b7_memory",
