@@ -11,6 +11,7 @@ the in-process ones Celery ships, enabled in tests/conftest.py.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +26,13 @@ from tests.helpers.processes import Emulator, Processes
 from worker.celery_app import app, publish_job
 from worker.context import close_worker_context, init_worker_context, producer_context
 from worker.errors import JobNotFound
-from worker.jobs.queues import checkpoint_queue
+from worker.jobs.queues import lane_queue
 from worker.settings import CoreSettings, WorkerSettings, get_settings, install
 from worker.store.jobs import JobStore
 from worker.tasks import txt2img
-from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus, Lane
 
-QUEUE = checkpoint_queue("deliberate_v6")
+QUEUE = lane_queue("deliberate_v6", Lane.BATCH)  # txt2img.delay submits batch jobs
 
 
 @pytest.fixture
@@ -67,8 +68,13 @@ def celery_app(worker_settings: WorkerSettings) -> Celery:
 
 
 @pytest.fixture
-def celery_worker_parameters() -> dict[str, Any]:
-    return {"queues": [QUEUE], "perform_ping_check": False, "shutdown_timeout": 30.0}
+def celery_worker_parameters(worker_settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "queues": [QUEUE],
+        "perform_ping_check": False,
+        "shutdown_timeout": 30.0,
+        "hostname": worker_settings.node_name,  # a worker's node name is its settings' (worker_init checks)
+    }
 
 
 def _arm(a1111: Emulator, **fault: Any) -> None:
@@ -85,7 +91,7 @@ def test_a_job_is_routed_to_its_checkpoints_queue_and_get_returns_the_job(job_st
     assert job["id"] == result.id and job["status"] == JobStatus.SUCCEEDED
     assert [(image["index"], image["seed"]) for image in job["images"]] == [(0, 7), (1, 8)]
     assert job_store.get(uuid.UUID(result.id)).queue == QUEUE
-    assert [a["worker"] for a in job["attempt_history"]] == ["inproc"]
+    assert [a["worker"] for a in job["attempt_history"]] == [f"inproc@{socket.gethostname()}"]
 
 
 @pytest.mark.usefixtures("celery_worker")

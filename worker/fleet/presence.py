@@ -22,7 +22,7 @@ import redis
 from worker.a1111.client import A1111Client
 from worker.errors import BackendError, SdfleetError
 from worker.fleet import state
-from worker.fleet.gpu import GpuProbe, GpuReading, gpu_probe
+from worker.fleet.gpu import DcgmProbe, GpuProbe, GpuReading, gpu_probe
 from worker.fleet.state import ModelStatus
 from worker.monitoring.worker_metrics import WorkerMetrics
 from worker.settings import WorkerSettings
@@ -108,11 +108,15 @@ class Presence:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop publishing (the main process marks the worker stopped when it exits)."""
+        """Stop publishing and close its connections (the main process marks the worker stopped)."""
         self._stop.set()
         self._kick.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._a1111.close()
+        self._redis.close()
+        if isinstance(self._gpu, DcgmProbe):
+            self._gpu.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -95,8 +95,13 @@ class WorkerMetrics:
         self.busy = Gauge("sdfleet_worker_busy", "1 while the worker runs a job", ["worker"], registry=r)
 
     def serve(self, port: int) -> None:
-        """Serve `/metrics` on `port` from a thread of this process."""
-        start_http_server(port, registry=self.registry)
+        """Serve `/metrics` on `port` from a thread of this process. A port still held (by the pool
+        process this one replaces, on its way out) is logged, not raised: the worker runs without it."""
+        try:
+            start_http_server(port, registry=self.registry)
+        except OSError as exc:
+            log.error("metrics of %s not served on :%s: %s", self.worker, port, exc)
+            return
         log.info("metrics of %s on :%s/metrics", self.worker, port)
 
     def succeeded(self, checkpoint: str, resolution: str, images: int, seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,12 +13,17 @@ import pytest
 
 from emulator.gpu import timing as gpu
 from emulator.models.arch import Arch
-from tests.helpers.processes import Processes
+from tests.helpers.processes import Processes, node
 from tests.worker.resilience.conftest import A1111, Fleet, launched_worker, unique, wait_job, wait_until
 from worker.store.jobs import JobStore
 
 STALL_S = 2.0
 TIME_SCALE = 0.02  # sdfleet_env's A1111_EMU_TIME_SCALE
+FAST_FLEET = {
+    "SDFLEET_HEARTBEAT_S": "0.5",
+    "SDFLEET_BALANCER_INTERVAL_S": "0.3",
+    "SDFLEET_BALANCER_COOLDOWN_S": "0",
+}
 SIZE, STEPS = 256, 40
 
 
@@ -67,7 +73,7 @@ def test_a1111_killed_mid_job_is_restarted_and_the_job_retried_and_completed(
     crashed, succeeded = job.attempts
     assert (crashed.outcome, crashed.category) == ("retried", "backend_crashed")
     assert "SIGKILL" in (crashed.message or "") and "OOM killer" in (crashed.message or "")
-    assert (crashed.worker, crashed.batch_size) == (gpu_worker.name, 1)
+    assert (crashed.worker, crashed.batch_size) == (node(gpu_worker.name), 1)
     assert crashed.timings["sub_batches"] == [
         {
             "size": 1,
@@ -107,10 +113,15 @@ def test_a1111_hung_mid_job_is_interrupted_killed_restarted_and_the_job_complete
 def test_a_checkpoint_load_past_its_deadline_restarts_a1111_and_the_attempt_is_a_timeout(
     processes: Processes, fleet: Fleet, job_store: JobStore
 ) -> None:
-    # Given a worker serving two checkpoints, whose A1111 would take 100 s to load the SDXL one
+    # Given a worker serving two checkpoints, whose A1111 would take 100 s to load the SDXL one, and the
+    # balancer, which moves it to the checkpoint a job needs
     sdxl = "jib_mix_illustrious_realistic_v2"
-    env = {"A1111_EMU_LOAD_S_SDXL": str(100 / TIME_SCALE), "SDFLEET_A1111_CHECKPOINT_LOAD_DEADLINE_S": "1.5"}
+    env = {"A1111_EMU_LOAD_S_SDXL": str(100 / TIME_SCALE), "SDFLEET_A1111_CHECKPOINT_LOAD_DEADLINE_S": "1.5",
+           **FAST_FLEET}  # fmt: skip
     _, a1111 = launched_worker(processes, unique("gpu-load"), env=env, checkpoints=["deliberate_v6", sdxl])
+    processes.group.start(
+        "balancer", [sys.executable, "-m", "worker.cli.main", "balancer"], {**processes.env, **FAST_FLEET}
+    )
     wait_until(a1111.answers, 60, "the launched A1111 answering")
     pid = a1111.pid()
     # When a job needs the SDXL checkpoint

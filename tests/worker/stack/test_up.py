@@ -67,6 +67,16 @@ def test_up_serves_and_stops_everything(
         assert httpx.get(f"http://127.0.0.1:{flower_port}/").status_code == 401
         credentials = (tmp_path / "state" / "flower-credentials").read_text().strip().split(":", 1)
         assert httpx.get(f"http://127.0.0.1:{flower_port}/", auth=tuple(credentials)).status_code == 200
+        # And Flower shows the GPU workers by their node names
+        deadline = time.monotonic() + 30
+        while True:
+            workers = httpx.get(
+                f"http://127.0.0.1:{flower_port}/api/workers", params={"refresh": 1}, auth=tuple(credentials)
+            ).json()
+            if {"gpu0@local", "gpu1@local"} <= set(workers) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert {"gpu0@local", "gpu1@local"} <= set(workers), workers
         children = _descendants(up.pid)
         assert len(children) >= 6  # two workers (and pool processes), API, Flower, sweeper, dispatcher
         # When it is asked to stop
