@@ -21,6 +21,7 @@ from bench.harness import World, world
 from bench.report import Figure, Report
 from tests.helpers.processes import wait_http
 from worker.celery_app import app, publish_job
+from worker.cli.commands import launcher_command
 from worker.context import producer_context
 from worker.jobs.queues import checkpoint_queues
 from worker.jobs.service import JobService, Publish
@@ -157,10 +158,9 @@ def _fifo_arm(w: World, jobs: int) -> tuple[int, float, float]:
 def _affinity_arm(w: World, jobs: int) -> tuple[int, float, float]:
     base = free_port()
     ports = [base, base + 1]
-    launcher = [
-        sys.executable, "-m", "worker.cli.main", "worker", "--emulate", "2", "--host-name", "bench",
-        "--checkpoints", ",".join(CHECKPOINTS), "--a1111-base-port", str(base), "--metrics-base-port", "0",
-    ]  # fmt: skip
+    launcher = launcher_command(
+        emulate=2, host="bench", checkpoints=CHECKPOINTS, a1111_base_port=base, metrics_base_port=0
+    )
     w.procs.group.start("launcher", launcher, w.procs.env)
     w.procs.group.start("balancer", [sys.executable, "-m", "worker.cli.main", "balancer"], w.procs.env)
     deadline = time.monotonic() + 120

@@ -16,6 +16,7 @@ import pytest
 
 from tests.helpers.processes import Processes, base_env
 from tests.worker.resilience.conftest import Fleet, wait_until
+from worker.cli.commands import launcher_command
 from worker.stack.processes import Child
 from worker.stack.services import drop_database, ensure_database, free_port, start_redis
 from worker.store.migrate import upgrade_head
@@ -84,16 +85,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def launcher_command(
-    host: str, gpus: int, checkpoints: tuple[str, ...], a1111_base: int, metrics_base: int
-) -> list[str]:
-    return [
-        sys.executable, "-m", "worker.cli.main", "worker", "--emulate", str(gpus), "--host-name", host,
-        "--checkpoints", ",".join(checkpoints), "--a1111-base-port", str(a1111_base),
-        "--metrics-base-port", str(metrics_base),
-    ]  # fmt: skip
-
-
 class Launchers:
     def __init__(self, processes: Processes, fleet: Fleet, tmp_path: Path) -> None:
         self.processes = processes
@@ -111,7 +102,13 @@ class Launchers:
         a1111_base, metrics_base = free_ports(gpus), free_ports(gpus)
         state = self.tmp_path / f"state-{host}"
         child_env = {**self.processes.env, **FLEET_ENV, "SDFLEET_STATE_DIR": str(state), **(env or {})}
-        command = launcher_command(host, gpus, checkpoints, a1111_base, metrics_base)
+        command = launcher_command(
+            emulate=gpus,
+            host=host,
+            checkpoints=checkpoints,
+            a1111_base_port=a1111_base,
+            metrics_base_port=metrics_base,
+        )
         child = self.processes.group.start(f"launcher-{host}", command, child_env)
         launched = Launched(child, host, a1111_base, metrics_base, gpus)
         self.wait_nodes(launched.nodes, child)
