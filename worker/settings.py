@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from worker.a1111.command import refused_extra_flags
 
 
 def _words(separator: str | None) -> Any:
@@ -173,6 +175,11 @@ class WorkerSettings(CoreSettings):
         default_factory=lambda: ["python", "webui.py"],
         description="How to launch A1111 (shell words or JSON); A1111's flags are appended.",
     )
+    a1111_extra_args: CommandLine = Field(
+        default_factory=list,
+        description="Flags appended after the worker's own when it launches A1111 (shell words or JSON), "
+        "e.g. `--data-dir /srv/a1111-data`, or `--use-cpu all --no-half --precision full` on a CPU.",
+    )
     a1111_request_timeout_s: float = 600.0
     a1111_startup_deadline_s: float = 300.0
     a1111_checkpoint_load_deadline_s: float = Field(
@@ -213,6 +220,16 @@ class WorkerSettings(CoreSettings):
     def node_name(self) -> str:
         """The Celery node name, `gpu0@host`: unique in the fleet, recorded on attempts."""
         return f"{self.worker_name}@{self.host_name}"
+
+    @field_validator("a1111_extra_args")
+    @classmethod
+    def _own_flags_stay_ours(cls, value: list[str]) -> list[str]:
+        refused = refused_extra_flags(value)
+        if refused:
+            raise ValueError(
+                f"{', '.join(refused)}: the worker sets where A1111 listens and which models it sees itself"
+            )
+        return value
 
     @property
     def gpu_key(self) -> str:

@@ -1,7 +1,9 @@
 """The command line and environment of an A1111 we launch (DESIGN.md "Models and LoRAs", reference §12).
 
 The launcher (`python webui.py` in production, `python -m emulator` in tests) is configurable; the flags
-are not, so the stand-in is always started exactly as a real A1111 would be.
+are not, so the stand-in is always started exactly as a real A1111 would be. An operator may append
+flags of their own (`SDFLEET_A1111_EXTRA_ARGS`: `--data-dir`, or the CPU flags), but none that would
+take a flag of ours back: A1111's argparse lets the last occurrence win.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ def a1111_command(
         "--no-download-sd-model",
         *extra_flags,
     ]  # fmt: skip
+
+
+# Flags the worker sets (or keeps off) itself: where A1111 listens and which models it sees.
+OWN_FLAGS = frozenset(
+    {"--port", "--ckpt", "--ckpt-dir", "--lora-dir", "--embeddings-dir", "--listen", "--share", "--ngrok"}
+)
+
+
+def refused_extra_flags(extra_flags: Sequence[str]) -> list[str]:
+    """The operator's flags that would override one the worker owns (`--port 9`, `--listen`, `--port=9`)."""
+    return [flag for flag in extra_flags if flag.split("=", 1)[0] in OWN_FLAGS]
 
 
 def a1111_env(gpu_index: int, base: Mapping[str, str]) -> dict[str, str]:

@@ -29,7 +29,9 @@ def launch_supervisor(settings: WorkerSettings, *, start: bool = True) -> Superv
     volume = settings.models_dir.absolute()
     ckpt = volume / "models" / "checkpoints" / f"{settings.checkpoints[0]}.safetensors"
     launcher = settings.a1111_command
-    cmd = a1111_command(volume=volume, port=port, ckpt=ckpt, launcher=launcher)
+    cmd = a1111_command(
+        volume=volume, port=port, ckpt=ckpt, launcher=launcher, extra_flags=settings.a1111_extra_args
+    )
     # `python /opt/webui/webui.py` runs where A1111 expects to be: next to webui.py.
     cwd = Path(launcher[-1]).parent if launcher and launcher[-1].endswith(".py") else None
     supervisor = Supervisor(

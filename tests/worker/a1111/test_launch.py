@@ -86,3 +86,22 @@ def test_a_launched_a1111_is_on_this_host(url: str, port: int | None) -> None:
             local_port(url)
     else:
         assert local_port(url) == port
+
+
+def test_operator_flags_come_after_the_workers_own(tmp_path: Path) -> None:
+    settings = settings_for(
+        tmp_path,
+        a1111_command=["python", "webui.py"],
+        a1111_extra_args="--use-cpu all --no-half --data-dir '/srv/a1111 data'",
+    )
+
+    cmd = launch_supervisor(settings, start=False).cmd
+
+    assert cmd[-5:] == ["--use-cpu", "all", "--no-half", "--data-dir", "/srv/a1111 data"]
+    assert cmd.index("--no-download-sd-model") < cmd.index("--use-cpu")
+
+
+@pytest.mark.parametrize("extra", [["--port", "9"], ["--listen"], ["--ckpt-dir=/elsewhere"], ["--share"]])
+def test_operator_flags_cannot_take_back_the_workers_own(tmp_path: Path, extra: list[str]) -> None:
+    with pytest.raises(ValueError, match="the worker sets where A1111 listens"):
+        settings_for(tmp_path, a1111_extra_args=extra)
