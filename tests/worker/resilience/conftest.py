@@ -5,7 +5,6 @@ Every wait polls a condition against a deadline; none sleeps for a fixed time.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,6 +16,7 @@ import httpx
 import pytest
 from celery import Celery
 
+from tests.helpers.pids import emulator_pids
 from tests.helpers.processes import Processes, base_env
 from worker.celery_app import publish_job
 from worker.jobs.service import JobService
@@ -107,42 +107,6 @@ class A1111:
         except httpx.HTTPError:
             return False
         return bool(state["job_count"] != 0 and state["sampling_step"] >= 1)
-
-
-def _live_cmdline(pid: int) -> list[str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):  # a zombie is dead; PID 1 here never reaps
-        return None
-    return raw.decode(errors="replace").split("\0")
-
-
-def emulator_pids(port: int) -> list[int]:
-    """Live processes whose command line is a stand-in A1111 listening on `port`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        argv = _live_cmdline(int(entry))
-        if argv and "emulator" in argv and "--port" in argv:
-            index = argv.index("--port")
-            if index + 1 < len(argv) and argv[index + 1] == str(port):
-                found.append(int(entry))
-    return found
-
-
-def live_processes(*parts: str) -> list[int]:
-    """Live processes whose command line contains every one of `parts`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            argv = _live_cmdline(int(entry))
-            if argv and all(any(part in arg for arg in argv) for part in parts):
-                found.append(int(entry))
-    return found
 
 
 def message_count(redis_url: str, job_id: str, queue: str = "sd.deliberate_v6.batch") -> int:

@@ -9,13 +9,12 @@ import sys
 import uuid
 from pathlib import Path
 
+from tests.helpers.pids import emulator_pids, live_processes
 from tests.helpers.processes import Processes, node
 from tests.worker.resilience.conftest import (
     A1111,
     Fleet,
-    emulator_pids,
     launched_worker,
-    live_processes,
     message_count,
     unique,
     wait_job,
