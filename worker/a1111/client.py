@@ -21,7 +21,9 @@ from worker.errors import (
     BackendOutOfMemory,
     BackendTimeout,
     BackendUnavailable,
+    InvalidRequest,
     OutputInvalid,
+    SdfleetError,
 )
 
 
@@ -80,7 +82,8 @@ class A1111Client:
     def txt2img(self, payload: dict[str, Any], *, timeout_s: float | None = None) -> Txt2ImgResult:
         """Run one generation.
 
-        Raises BackendOutOfMemory, BackendTimeout, BackendUnavailable or OutputInvalid.
+        Raises BackendOutOfMemory, BackendTimeout, BackendUnavailable, OutputInvalid, or InvalidRequest
+        when A1111 refuses the request (422).
         """
         timeout = httpx.Timeout(timeout_s, connect=5.0) if timeout_s else httpx.USE_CLIENT_DEFAULT
         body = self._call("POST", "/sdapi/v1/txt2img", json=payload, timeout=timeout)
@@ -167,12 +170,14 @@ def _translated(method: str, path: str) -> Iterator[None]:
         raise BackendUnavailable(f"A1111 {method} {path} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def _error_from_response(method: str, path: str, response: httpx.Response) -> BackendError:
+def _error_from_response(method: str, path: str, response: httpx.Response) -> SdfleetError:
     try:
         body = response.json()
     except ValueError:
         body = {}
     body = body if isinstance(body, dict) else {}
+    if response.status_code == 422:
+        return _refused(method, path, body)
     kind = str(body.get("error") or "")
     text = str(body.get("errors") or body.get("detail") or response.text[:500])
     if kind == "OutOfMemoryError" or "out of memory" in text.lower():
@@ -180,6 +185,20 @@ def _error_from_response(method: str, path: str, response: httpx.Response) -> Ba
     return BackendUnavailable(
         f"A1111 {method} {path} answered HTTP {response.status_code}: {kind or 'error'}: {text}"
     )
+
+
+def _refused(method: str, path: str, body: dict[str, Any]) -> InvalidRequest:
+    """A1111's 422: the request itself is wrong, and sending it again cannot help. Two shapes (§9):
+    FastAPI's validation list (`{"detail": [{"loc": ["body", "width"], "msg": ...}]}`) and A1111's own
+    envelope (`{"error": "HTTPException", "detail": "Script 'x' not found", ...}`)."""
+    detail = body.get("detail")
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        loc = [str(part) for part in detail[0].get("loc") or [] if part != "body"]
+        field = ".".join(loc) or "body"
+        message = str(detail[0].get("msg") or "refused")
+        return InvalidRequest(f"A1111 {method} {path} refused {field}: {message}", field=field)
+    message = str(detail or body.get("errors") or "refused")
+    return InvalidRequest(f"A1111 {method} {path} refused the request: {message}", field="body")
 
 
 def _decode_image(index: int, item: Any) -> bytes:

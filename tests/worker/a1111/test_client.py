@@ -16,7 +16,14 @@ from PIL import Image
 
 from tests.helpers.processes import Emulator, Processes, base_env
 from worker.a1111.client import A1111Client
-from worker.errors import BackendOutOfMemory, BackendTimeout, BackendUnavailable, OutputInvalid
+from worker.errors import (
+    BackendOutOfMemory,
+    BackendTimeout,
+    BackendUnavailable,
+    InvalidRequest,
+    OutputInvalid,
+)
+from worker.vocabulary import FailureCategory
 
 SMALL: dict[str, Any] = {"prompt": "a fox", "steps": 3, "width": 64, "height": 64, "sampler_name": "Euler a"}
 
@@ -82,6 +89,23 @@ def test_other_server_errors_are_backend_unavailable_with_a1111s_error(
     _fault(a1111, kind="http500", error="NansException", message="A tensor with NaNs was produced in Unet.")
     with pytest.raises(BackendUnavailable, match="HTTP 500: NansException: A tensor with NaNs"):
         client.txt2img(SMALL)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"width": "abc"}, "width", "refused width: value is not a valid integer"),
+        ({"script_name": "no such script"}, "body", "refused the request: Script 'no such script' not found"),
+    ],
+)
+def test_a_request_a1111_refuses_is_invalid_request_naming_the_field(
+    client: A1111Client, change: dict[str, Any], field: str, message: str
+) -> None:
+    # A 422 from A1111 (its validation list, or its own envelope): the same request would fail again
+    with pytest.raises(InvalidRequest, match=message) as refused:
+        client.txt2img({**SMALL, **change})
+    assert refused.value.field == field
+    assert refused.value.category is FailureCategory.INVALID_REQUEST
 
 
 def test_corrupt_base64_is_output_invalid(client: A1111Client, a1111: Emulator) -> None:
