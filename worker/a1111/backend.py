@@ -17,6 +17,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 
 from worker.a1111.client import A1111Client, Progress, Txt2ImgResult
+from worker.a1111.launch_options import LAUNCH_OPTIONS
 from worker.a1111.watchdog import ProgressWatchdog, WatchState
 from worker.errors import (
     BackendError,
@@ -114,6 +115,7 @@ class Backend:
         self._verified: tuple[int | None, str] | None = None
         self._expected_model: str | None = None
         self._checkpoint_file: str | None = None
+        self._settled_pid: int | None = None  # the A1111 start that has our LAUNCH_OPTIONS
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -125,11 +127,16 @@ class Backend:
         return self.process.healthy
 
     def ensure_ready(self) -> None:
-        """Start A1111 if we own it (restart it if it died) and wait until it has a loaded checkpoint."""
+        """Start A1111 if we own it (restart it if it died) and wait until it has a loaded checkpoint;
+        an A1111 we launched gets LAUNCH_OPTIONS once per start."""
         self.process.ensure_running()
         if self._verified is not None and self._verified[0] == self.process.pid:
             return
         self.process.wait_ready(self.client.is_ready, self._startup_deadline_s)
+        pid = self.process.pid
+        if pid is not None and pid != self._settled_pid:
+            self.client.set_options(dict(LAUNCH_OPTIONS))
+            self._settled_pid = pid
 
     def ensure_checkpoint(self, filename: str) -> CheckpointSwitch | None:
         """Make A1111 load the checkpoint stored as `filename`; returns the switch it made, if any.

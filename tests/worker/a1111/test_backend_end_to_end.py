@@ -1,5 +1,6 @@
-"""The backend against a real stand-in: waiting for a cold model load is not a stall, and a checkpoint
-switched behind the worker's back is caught after the fact (the worker skips re-checking a proven one)."""
+"""The backend against a real stand-in: waiting for a cold model load is not a stall, a checkpoint
+switched behind the worker's back is caught after the fact (the worker skips re-checking a proven one),
+and an A1111 the worker launched keeps no job's clip skip."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers.pids import a1111_auth, a1111_pids
 from tests.helpers.processes import Processes
 from worker.store.jobs import JobStore
 from worker.tasks import txt2img
@@ -55,6 +57,22 @@ def test_a_checkpoint_switched_behind_the_workers_back_is_caught_and_retried(
     ]
     assert "instead of 'deliberate_v6'" in (attempts[0].message or "")
     assert job["info"]["sd_model_name"] == "deliberate_v6"
+
+
+def test_a_launched_a1111_gets_the_launch_options_and_keeps_no_jobs_clip_skip(
+    processes: Processes, job_store: JobStore
+) -> None:
+    # Given a worker that launched its A1111 (fresh: clip skip is not among its saved options)
+    url = _url()
+    processes.worker("gpu-options", ["deliberate_v6"], a1111_url=url, launch=True)
+    # When a job runs with clip skip 2
+    job = txt2img.delay(prompt="x", checkpoint="deliberate_v6", clip_skip=2, **SMALL).get(timeout=120)
+    assert job["status"] == "succeeded" and job["info"]["clip_skip"] == 2, job
+    # Then A1111 restored its clip skip afterwards (the worker set the option once, so A1111 restores the
+    # override), and previews are off
+    (pid,) = a1111_pids(int(url.rsplit(":", 1)[1]))
+    options = httpx.get(url + "/sdapi/v1/options", auth=a1111_auth(pid), timeout=10).json()
+    assert (options["CLIP_stop_at_last_layers"], options["live_previews_enable"]) == (1, False)
 
 
 def _url() -> str:
