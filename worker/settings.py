@@ -196,6 +196,12 @@ class WorkerSettings(CoreSettings):
         "interrupted, then A1111 is killed and restarted. Default: a quarter of the generation deadline, "
         "at least 60 s.",
     )
+    a1111_deadline_factor: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies every generation deadline (worker/policy/deadlines.py, calibrated on "
+        "consumer GPUs): raise it for slower hardware, e.g. 20 for A1111 on a CPU.",
+    )
     a1111_interrupt_grace_s: float = Field(
         default=10.0,
         gt=0,
@@ -246,6 +252,7 @@ class WorkerSettings(CoreSettings):
             checkpoint_load_deadline_s=self.a1111_checkpoint_load_deadline_s,
             stall_s=self.a1111_stall_s,
             interrupt_grace_s=self.a1111_interrupt_grace_s,
+            deadline_factor=self.a1111_deadline_factor,
         )
 
 
@@ -260,6 +267,7 @@ class RunLimits:
     checkpoint_load_deadline_s: float  # one checkpoint switch
     stall_s: float | None  # no progress for this long is a hang (None: derived from the deadline)
     interrupt_grace_s: float  # an interrupted generation may take this long to return
+    deadline_factor: float  # stretches every generation deadline (slow hardware)
 
     @classmethod
     def defaults(cls) -> RunLimits:

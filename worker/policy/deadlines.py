@@ -23,9 +23,16 @@ class Deadlines:
 
 
 def generation_deadline_s(
-    *, steps: int, width: int, height: int, batch_size: int, deadlines: Deadlines | None = None
+    *,
+    steps: int,
+    width: int,
+    height: int,
+    batch_size: int,
+    factor: float = 1.0,
+    deadlines: Deadlines | None = None,
 ) -> float:
-    """How long one txt2img call of this shape may run before it is interrupted."""
+    """How long one txt2img call of this shape may run before it is interrupted; `factor` stretches it
+    for hardware slower than the cards the table is calibrated on (`SDFLEET_A1111_DEADLINE_FACTOR`)."""
     d = deadlines or Deadlines()
     scale = max(1.0, (width * height) / REFERENCE_PIXELS)
-    return max(d.minimum_s, d.overhead_s + steps * d.per_step_s * scale * batch_size)
+    return factor * max(d.minimum_s, d.overhead_s + steps * d.per_step_s * scale * batch_size)

@@ -245,7 +245,11 @@ class JobRunner:
         self, claim: Claim, params: dict[str, Any], chunk: int, progress: _Progress, total: int
     ) -> Watch:
         deadline = generation_deadline_s(
-            steps=params["steps"], width=params["width"], height=params["height"], batch_size=chunk
+            steps=params["steps"],
+            width=params["width"],
+            height=params["height"],
+            batch_size=chunk,
+            factor=self.limits.deadline_factor,
         )
 
         lease_s = self.limits.lease_s

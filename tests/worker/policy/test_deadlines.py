@@ -28,6 +28,11 @@ def test_the_table_is_data_a_deployment_can_change() -> None:
     assert generation_deadline_s(steps=40, width=1024, height=1024, batch_size=2, deadlines=fast) == 50.0
 
 
+def test_a_factor_stretches_the_whole_deadline_for_slow_hardware() -> None:
+    assert generation_deadline_s(steps=3, width=64, height=64, batch_size=1, factor=20) == 2400.0
+    assert generation_deadline_s(steps=50, width=1024, height=1024, batch_size=1, factor=0.5) == 80.0
+
+
 def test_more_work_never_gets_less_time() -> None:
     shapes = [(s, w, b) for s in (1, 20, 150) for w in (64, 1024, 2048) for b in (1, 8)]
     for steps, width, batch in shapes:
