@@ -129,7 +129,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "show_progress_type": "Approx NN",
     "live_preview_allow_lowvram_full": False,
     "live_preview_content": "Prompt",
-    "live_preview_refresh_period": 1000.0,
+    "live_preview_refresh_period": 1000,
     "live_preview_fast_interrupt": False,
     "js_live_preview_in_modal_lightbox": False,
     # sampler parameters

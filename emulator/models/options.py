@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,15 @@ class Options:
         with self._lock:
             return self.data[key] if key in self.data else OPTION_DEFAULTS.get(key)
 
-    def api_view(self) -> dict[str, Any]:
-        """`GET /sdapi/v1/options`: every known key, defaults for the unset ones."""
+    def api_view(self, validate: Callable[[str, Any], Any] = lambda _key, value: value) -> dict[str, Any]:
+        """`GET /sdapi/v1/options`: every known key; the values in `data` pass through `validate` (A1111's
+        response model), the defaults of unset keys are reported as they are (pydantic v1 does not
+        validate defaults)."""
         with self._lock:
-            return {key: self.data.get(key, default) for key, default in OPTION_DEFAULTS.items()}
+            return {
+                key: validate(key, self.data[key]) if key in self.data else default
+                for key, default in OPTION_DEFAULTS.items()
+            }
 
     def set(self, key: str, value: Any, *, is_api: bool = True) -> bool:
         """A1111's `opts.set`: True if the value changed. Raises KeyError for an unknown key

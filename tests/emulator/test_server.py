@@ -169,6 +169,25 @@ def test_options_report_every_known_key_with_defaults(shared_emulator: EmulatorP
     assert "sd_checkpoint_hash" in options
 
 
+def test_set_options_read_back_as_their_declared_type(a1111_emulator: StartEmulator) -> None:
+    # GET /options validates set values against the option's default type, int widened to float (seen on
+    # the real A1111 v1.10.1: clip skip set to 1 reads back 1.0); unset options keep their default's type
+    emulator = a1111_emulator()
+    posted = {"CLIP_stop_at_last_layers": 2, "live_previews_enable": 0, "samples_format": "jpg"}
+    assert emulator.post("/sdapi/v1/options", json=posted).status_code == 200
+    options = emulator.get("/sdapi/v1/options").json()
+    read_back = {key: (options[key], type(options[key]).__name__) for key in posted}
+    assert read_back == {
+        "CLIP_stop_at_last_layers": (2.0, "float"),
+        "live_previews_enable": (False, "bool"),
+        "samples_format": ("jpg", "str"),
+    }
+    unset = {
+        key: type(options[key]).__name__ for key in ("sd_checkpoints_limit", "live_preview_refresh_period")
+    }
+    assert unset == {"sd_checkpoints_limit": "int", "live_preview_refresh_period": "int"}
+
+
 def test_restricted_options_are_skipped_silently(a1111_emulator: StartEmulator) -> None:
     # §8: options marked restrict_api are silently skipped by POST /options
     emulator = a1111_emulator()
