@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -183,6 +184,23 @@ def probe_app(redis_url: str) -> Celery:
     return app
 
 
+@contextmanager
+def own_fleet(postgres_server_url: str, volume: Path, redis_dir: Path, prefix: str) -> Iterator[Fleet]:
+    """A Fleet on a new database (named `<prefix>_<random>`) and a new embedded Redis; both are
+    removed afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    database_url = ensure_database(postgres_server_url, name)
+    upgrade_head(database_url)
+    redis = start_redis(redis_dir, persist=False)
+    fleet = Fleet(database_url, redis.url, volume)
+    try:
+        yield fleet
+    finally:
+        fleet.close()
+        redis.stop()
+        drop_database(postgres_server_url, name)
+
+
 @pytest.fixture(scope="package")
 def fleet(
     postgres_server_url: str,
@@ -190,15 +208,9 @@ def fleet(
     models_volume: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
-    name = f"sdfleet_resilience_{uuid.uuid4().hex[:10]}"
-    database_url = ensure_database(postgres_server_url, name)
-    upgrade_head(database_url)
-    redis = start_redis(tmp_path_factory.mktemp("fleet-redis"), persist=False)
-    fleet = Fleet(database_url, redis.url, models_volume)
-    yield fleet
-    fleet.close()
-    redis.stop()
-    drop_database(postgres_server_url, name)
+    redis_dir = tmp_path_factory.mktemp("fleet-redis")
+    with own_fleet(postgres_server_url, models_volume, redis_dir, "sdfleet_resilience") as fleet:
+        yield fleet
 
 
 @pytest.fixture(scope="package")
