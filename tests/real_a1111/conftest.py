@@ -73,6 +73,13 @@ class Gpu:
         assert len(pids) == 1, pids
         return pids[0]
 
+    def peak_rss_gb(self) -> float | None:
+        """The most memory the current A1111 process has held (VmHWM), for the run log."""
+        for line in Path(f"/proc/{self.pid()}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 2**20, 2)
+        return None
+
     def auth(self) -> tuple[str, str] | None:
         return a1111_auth(self.pid())
 

@@ -236,6 +236,11 @@ def test_a_parameter_a1111_refuses_is_invalid_request(gpu: Gpu) -> None:
         "422 unknown script": _envelope(
             gpu.request("POST", "/sdapi/v1/txt2img", json={**SMALL, "script_name": "no such script"})
         ),
+        "422 an img2img-only always-on script on txt2img": _envelope(
+            gpu.request(
+                "POST", "/sdapi/v1/txt2img", json={**SMALL, "alwayson_scripts": {"soft inpainting": {}}}
+            )
+        ),
         "422 not JSON": _envelope(
             gpu.request(
                 "POST",
@@ -307,6 +312,7 @@ def test_a1111_killed_mid_job_is_restarted_and_the_job_completes(gpu: Gpu, tier_
     job_id = tier_fleet.submit(**{**SMALL, "steps": 8}, seed=31, sampler="Euler a")
     wait_until(lambda: gpu.sampling_step() >= 2, _timeout_s(gpu), "sampling under way", interval_s=0.2)
     pid = gpu.pid()
+    gpu.notes["_timings"]["A1111 peak RSS (GB), all scenarios before the kill"] = gpu.peak_rss_gb()
     # When A1111 is SIGKILLed (as the kernel's OOM killer would)
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
