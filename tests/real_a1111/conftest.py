@@ -6,6 +6,8 @@ Each scenario runs twice, on two targets, with the same worker, flags, volume an
 - `real`: AUTOMATIC1111 v1.10.1 on the CPU (when `environment.py` finds the install and the fixtures;
   otherwise skipped, naming what is missing).
 
+The worker may serve both test checkpoints; a balancer of the tier's own moves it between them.
+
 The worker gets A1111's fixed flags (DESIGN.md) plus the CPU ones through `SDFLEET_A1111_EXTRA_ARGS`, and
 a fresh `--data-dir` per session, so nothing A1111 saves (config.json, caches) outlives the session or
 lands in its checkout. Jobs go through a database and a Redis of the tier's own (the resilience tests'
@@ -175,7 +177,15 @@ def gpu(
     procs = Processes(root / "logs", {**base_env(), **sdfleet_env, **tier_fleet.env}, control=tier_fleet.app)
     name = f"tier-{target}-{uuid.uuid4().hex[:6]}"
     url = f"http://127.0.0.1:{free_port()}"
+    # The worker consumes the first checkpoint's lanes; the balancer moves it to the other's when a job
+    # waits there (docs/operations.md), looking often, so a switch is not a wait
+    balancing = {
+        "SDFLEET_HEARTBEAT_S": "0.5",
+        "SDFLEET_BALANCER_INTERVAL_S": "0.3",
+        "SDFLEET_BALANCER_COOLDOWN_S": "0",
+    }
     env = {
+        **balancing,
         "SDFLEET_MODELS_DIR": str(tier_volume),
         "SDFLEET_STATE_DIR": str(root / "state"),
         "SDFLEET_A1111_COMMAND": json.dumps(launcher),
@@ -185,6 +195,9 @@ def gpu(
     started = time.monotonic()
     try:
         worker = procs.worker(name, list(CHECKPOINTS), a1111_url=url, launch=True, env=env)
+        procs.group.start(
+            "balancer", [sys.executable, "-m", "worker.cli.main", "balancer"], {**procs.env, **balancing}
+        )
         gpu = Gpu(target, name, url, worker, data_dir, observations[target])
         # A1111 listens 7-30 s after it starts on a CPU (before its model is loaded)
         wait_until(lambda: gpu.sampling_step() >= 0, 300, f"the {target} A1111 answering", interval_s=0.5)
