@@ -233,7 +233,8 @@ class WorkerSettings(CoreSettings):
         refused = refused_extra_flags(value)
         if refused:
             raise ValueError(
-                f"{', '.join(refused)}: the worker sets where A1111 listens and which models it sees itself"
+                f"{', '.join(refused)}: where A1111 listens, who may call it and which models it reads are "
+                "the worker's to set"
             )
         return value
 

@@ -47,9 +47,14 @@ def a1111_command(
     ]  # fmt: skip
 
 
-# Flags the worker sets (or keeps off) itself: where A1111 listens and which models it sees.
+# Flags the worker sets, or keeps off, itself: where A1111 listens and who may call it, and which model
+# folders it reads (it runs with --disable-safe-unpickle, so a folder of its own could feed it a pickle).
 OWN_FLAGS = frozenset(
-    {"--port", "--ckpt", "--ckpt-dir", "--lora-dir", "--embeddings-dir", "--listen", "--share", "--ngrok"}
+    {
+        *("--port", "--listen", "--server-name", "--share", "--ngrok", "--api-auth"),
+        *("--ckpt", "--ckpt-dir", "--lora-dir", "--embeddings-dir", "--models-dir"),
+        *("--lyco-dir-backcompat", "--hypernetwork-dir", "--vae-dir", "--vae-path"),
+    }
 )
 
 

@@ -101,7 +101,11 @@ def test_operator_flags_come_after_the_workers_own(tmp_path: Path) -> None:
     assert cmd.index("--no-download-sd-model") < cmd.index("--use-cpu")
 
 
-@pytest.mark.parametrize("extra", [["--port", "9"], ["--listen"], ["--ckpt-dir=/elsewhere"], ["--share"]])
+@pytest.mark.parametrize(
+    "extra",
+    [["--port", "9"], ["--listen"], ["--server-name", "0.0.0.0"], ["--api-auth", "a:b"], ["--share"],
+     ["--ckpt-dir=/elsewhere"], ["--vae-dir", "/pickles"], ["--hypernetwork-dir", "/x"]],
+)  # fmt: skip
 def test_operator_flags_cannot_take_back_the_workers_own(tmp_path: Path, extra: list[str]) -> None:
-    with pytest.raises(ValueError, match="the worker sets where A1111 listens"):
+    with pytest.raises(ValueError, match="where A1111 listens, who may call it and which models it reads"):
         settings_for(tmp_path, a1111_extra_args=extra)
