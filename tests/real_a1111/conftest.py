@@ -63,7 +63,18 @@ class Gpu:
     url: str
     worker: Child
     data_dir: Path
+    state_dir: Path
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def portable(self, text: str) -> str:
+        """`text` without what differs between the targets' runs (their folders and worker names)."""
+        for own, shown in (
+            (self.state_dir, "<state dir>"),
+            (self.data_dir, "<data dir>"),
+            (self.name, "<worker>"),
+        ):
+            text = text.replace(str(own), shown)
+        return text
 
     @property
     def port(self) -> int:
@@ -172,7 +183,7 @@ def gpu(
     target: str = request.param
     launcher, target_env = _launcher_and_env(target)
     root = tmp_path_factory.mktemp(f"tier-{target}")
-    data_dir = root / "a1111-data"
+    data_dir, state_dir = root / "a1111-data", root / "state"
     data_dir.mkdir()
     procs = Processes(root / "logs", {**base_env(), **sdfleet_env, **tier_fleet.env}, control=tier_fleet.app)
     name = f"tier-{target}-{uuid.uuid4().hex[:6]}"
@@ -187,7 +198,7 @@ def gpu(
     env = {
         **balancing,
         "SDFLEET_MODELS_DIR": str(tier_volume),
-        "SDFLEET_STATE_DIR": str(root / "state"),
+        "SDFLEET_STATE_DIR": str(state_dir),
         "SDFLEET_A1111_COMMAND": json.dumps(launcher),
         "SDFLEET_A1111_EXTRA_ARGS": json.dumps([*CPU_FLAGS, "--data-dir", str(data_dir)]),
         **target_env,
@@ -198,7 +209,7 @@ def gpu(
         procs.group.start(
             "balancer", [sys.executable, "-m", "worker.cli.main", "balancer"], {**procs.env, **balancing}
         )
-        gpu = Gpu(target, name, url, worker, data_dir, observations[target])
+        gpu = Gpu(target, name, url, worker, data_dir, state_dir, observations[target])
         # A1111 listens 7-30 s after it starts on a CPU (before its model is loaded)
         wait_until(lambda: gpu.sampling_step() >= 0, 300, f"the {target} A1111 answering", interval_s=0.5)
         observations[target].setdefault("_timings", {})["A1111 answers"] = round(

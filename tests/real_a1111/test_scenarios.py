@@ -85,12 +85,19 @@ def _envelope(answer: httpx.Response) -> dict[str, Any]:
 def test_the_worker_launches_a1111_with_its_flags_and_the_cpu_ones(gpu: Gpu) -> None:
     argv = Path(f"/proc/{gpu.pid()}/cmdline").read_bytes().decode().split("\0")[:-1]
     flags = argv[argv.index("--xformers") :]
-    # The worker's fixed flags first, then the operator's: the CPU flags and this session's data dir
-    assert flags[-len(CPU_FLAGS) - 2 :] == [*CPU_FLAGS, "--data-dir", str(gpu.data_dir)]
+    # The worker's fixed flags first, then the operator's: the CPU flags and this session's data dir (a
+    # per-launch --api-auth, when the worker gives one, is added at each start, after them)
+    own = (
+        flags[: flags.index("--api-auth")] + flags[flags.index("--api-auth") + 2 :]
+        if "--api-auth" in flags
+        else flags
+    )
+    assert own[-len(CPU_FLAGS) - 2 :] == [*CPU_FLAGS, "--data-dir", str(gpu.data_dir)]
     for fixed in ("--no-half-vae", "--api", "--nowebui", "--no-hashing", "--disable-safe-unpickle"):
-        assert fixed in flags
+        assert fixed in own
     masked = [
-        f"<{flags[i - 1]}>" if i and flags[i - 1] in RUN_VALUES else flag for i, flag in enumerate(flags)
+        f"<{flags[i - 1]}>" if i and flags[i - 1] in RUN_VALUES else gpu.portable(flag)
+        for i, flag in enumerate(flags)
     ]
     gpu.notes["flags"] = masked
 
@@ -123,7 +130,16 @@ def test_a_job_on_the_default_checkpoint(gpu: Gpu, tier_fleet: Fleet) -> None:
                 "params": infotext_params(image.infotext),
                 "lines": infotext_prompt_lines(image.infotext),
             },
-            "sd-models": {"shape": shape(models), "entries": sorted(models, key=lambda m: m["model_name"])},
+            "sd-models": {
+                "shape": shape(models),
+                "entries": [
+                    {
+                        key: gpu.portable(value) if isinstance(value, str) else value
+                        for key, value in entry.items()
+                    }
+                    for entry in sorted(models, key=lambda m: m["model_name"])
+                ],
+            },
             "options read": {
                 key: options[key]
                 for key in ("sd_model_checkpoint", "CLIP_stop_at_last_layers", "live_previews_enable")
