@@ -21,6 +21,7 @@ class FaultKind(StrEnum):
     HTTP500 = "http500"  # the request fails at a step with A1111's error envelope
     CORRUPT_BASE64 = "corrupt_base64"  # the response's images are not valid base64
     BLANK_IMAGE = "blank_image"  # all-black images, as from a NaN VAE
+    NOISY_IMAGE = "noisy_image"  # images still half noise, as a sampler stopped early leaves them
     REFUSE_CONNECTIONS = "refuse_connections"  # the listening socket is closed for `seconds`
     OOM = "oom"  # a CUDA OOM in the first UNet evaluation, whatever the memory model says
     SLOW_STARTUP = "slow_startup"  # start-up only: listen `seconds` late
@@ -53,7 +54,7 @@ class Fault(FaultSpec):
 # Kinds that act inside a txt2img request (consumed when the request starts).
 REQUEST_KINDS = frozenset(
     {FaultKind.CRASH, FaultKind.HANG, FaultKind.SLOW, FaultKind.HTTP500, FaultKind.CORRUPT_BASE64,
-     FaultKind.BLANK_IMAGE, FaultKind.OOM}
+     FaultKind.BLANK_IMAGE, FaultKind.NOISY_IMAGE, FaultKind.OOM}
 )  # fmt: skip
 
 

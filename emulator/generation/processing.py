@@ -100,6 +100,9 @@ def _int_option(value: object, default: int) -> int:
         return default
 
 
+NOISY_FRACTION_DONE = 0.5  # the `noisy_image` fault: pictures look as if half their steps had run
+
+
 def _process_inner(rt: Runtime, job: Job) -> Processed:
     checkpoint = _prepare(rt, job)
     if job.img2img:
@@ -122,6 +125,7 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
         rt.conds.clear()
     steps_run = 0
     blank = job.fault(FaultKind.BLANK_IMAGE) is not None
+    noisy = job.fault(FaultKind.NOISY_IMAGE) is not None
     for n in range(job.n_iter):
         interrupted, skipped = rt.state.flags()
         if skipped:
@@ -148,6 +152,8 @@ def _process_inner(rt: Runtime, job: Job) -> Processed:
                 fraction, size = _hires_pass(rt, job, checkpoint, hr_plan, steps_run)
                 steps_run += hr_plan.steps
             stages.decode(rt, job, checkpoint, *size)
+            if noisy:
+                fraction = min(fraction, NOISY_FRACTION_DONE)
         stages.empty_cache(rt)  # torch_gc() after every batch (processing.py:1012)
         for i in range(n * job.batch_size, (n + 1) * job.batch_size):
             result.pixels.append(image_pixels(job, checkpoint, i, fraction, blank, size))

@@ -105,6 +105,19 @@ def test_corrupt_base64_and_blank_image(emulator: EmulatorProcess) -> None:
     assert decode_png(response.json()["images"][0]).info["parameters"] == info_of(response)["infotexts"][0]
 
 
+def test_noisy_image(emulator: EmulatorProcess) -> None:
+    # a picture still half noise, of the right size, with its infotext: what the next request returns
+    clean = np.asarray(decode_png(emulator.txt2img(prompt="x", seed=3, **SMALL).json()["images"][0]))
+    add_fault(emulator, kind="noisy_image")
+    response = emulator.txt2img(prompt="x", seed=3, **SMALL)
+    noisy = decode_png(response.json()["images"][0])
+    assert noisy.info["parameters"] == info_of(response)["infotexts"][0]
+    difference = np.abs(np.asarray(noisy).astype(int) - clean.astype(int))
+    assert difference.shape == (64, 64, 3) and difference.mean() > 20
+    again = np.asarray(decode_png(emulator.txt2img(prompt="x", seed=3, **SMALL).json()["images"][0]))
+    assert np.array_equal(again, clean)  # one request only
+
+
 def test_slow_steps(emulator: EmulatorProcess) -> None:
     # at time scale 0.01 a 512x512 SD1.5 step takes ~0.4 ms; a factor of 300 makes it ~120 ms
     payload = {"prompt": "x", "steps": 5, "width": 512, "height": 512}
