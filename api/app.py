@@ -9,11 +9,13 @@ from fastapi import FastAPI
 
 from api import errors
 from api.deps import Resources
-from api.routes import a1111, health, job_events, job_lists, jobs, metrics, models, workers
+from api.middleware import RequestMetrics
+from api.routes import a1111, health, job_events, job_lists, jobs, metrics, models, quality, workers
 from api.settings import ApiSettings
 from worker.celery_app import configure
 from worker.context import build_producer
 from worker.events.waiting import AsyncJobEvents
+from worker.monitoring.quality_metrics import ApiMetrics
 from worker.policy.content import policy_for
 from worker.settings import install
 from worker.store.api_keys import ApiKeys
@@ -51,8 +53,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.state.api_metrics = ApiMetrics()
+    app.add_middleware(RequestMetrics, metrics=app.state.api_metrics)
     app.include_router(job_lists.router)
     app.include_router(jobs.router)
+    app.include_router(quality.router)
     app.include_router(job_events.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

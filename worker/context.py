@@ -156,6 +156,7 @@ def init_worker_context(settings: WorkerSettings, *, fleet: bool = True) -> Work
         limits=limits,
         events=events,
         draining=presence.drain.is_set if presence is not None else lambda: False,
+        quality=settings.quality,
     )
     _worker = WorkerContext(settings, engine, store, backend, runner, capacity, events, metrics, presence)
     if presence is not None and metrics is not None:

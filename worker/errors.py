@@ -15,7 +15,8 @@ Split first by who is at fault; every leaf maps to one failure category::
     │   ├── BackendCrashed        backend_crashed
     │   ├── BackendTimeout        timeout
     │   ├── BackendOutOfMemory    oom
-    │   └── OutputInvalid         output_invalid
+    │   ├── OutputInvalid         output_invalid
+    │   └── OutputLowQuality      low_quality (raised only when the operator retries low scores)
     ├── JobCancelled              cancelled
     ├── JobNotFound               (lookup of an unknown job id; not a job outcome)
     ├── RecordUnavailable         (Postgres cannot be reached; try again: HTTP 503, a worker retries)
@@ -158,6 +159,13 @@ class OutputInvalid(BackendError):
     """Raised when the images A1111 returned are undecodable, of the wrong size or count, or blank."""
 
     category = FailureCategory.OUTPUT_INVALID
+
+
+class OutputLowQuality(BackendError):
+    """Raised when an image scored below the quality floor and the operator asked for such jobs to be
+    retried (`quality_retry`); never when the retry would not be granted: then the image is kept."""
+
+    category = FailureCategory.LOW_QUALITY
 
 
 class JobCancelled(SdfleetError):

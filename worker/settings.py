@@ -25,6 +25,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.a1111.command import refused_extra_flags
+from worker.policy.quality import QualityPolicy
 
 
 def _words(separator: str | None) -> Any:
@@ -222,6 +223,19 @@ class WorkerSettings(CoreSettings):
         description="Without NVML: a dcgm-exporter-format URL to read GPU utilisation and temperature from.",
     )
 
+    quality_floor: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="An image whose output-quality score is below this is stored flagged `low_quality` "
+        "(kept, never dropped); 0 flags none. See docs/quality.md.",
+    )
+    quality_retry: bool = Field(
+        default=False,
+        description="Retry a job once when one of its images scores below quality_floor (same seeds, so "
+        "it helps only where the cause is transient); the retry's images are kept, flagged if low.",
+    )
+
     @property
     def node_name(self) -> str:
         """The Celery node name, `gpu0@host`: unique in the fleet, recorded on attempts."""
@@ -241,6 +255,11 @@ class WorkerSettings(CoreSettings):
     @property
     def gpu_key(self) -> str:
         return self.gpu_label or self.node_name
+
+    @property
+    def quality(self) -> QualityPolicy:
+        """What the runner does with an image's output-quality score."""
+        return QualityPolicy(floor=self.quality_floor, retry=self.quality_retry)
 
     @property
     def limits(self) -> RunLimits:

@@ -37,6 +37,8 @@ class FailureCategory(StrEnum):
     BACKEND_CRASHED = "backend_crashed"  # A1111 process died during the job
     TIMEOUT = "timeout"  # generation exceeded its deadline; A1111 was interrupted
     OUTPUT_INVALID = "output_invalid"  # undecodable, wrong size or count, blank image
+    LOW_QUALITY = "low_quality"  # an image scored below the quality floor (an attempt's only: retried
+    # once when the operator asks for it, and then kept and flagged; a job never fails for it)
     CANCELLED = "cancelled"  # cancelled by the caller
     INTERNAL = "internal"  # our bug
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -113,11 +113,6 @@ def retry_job(job_id: str, request: Request, resources: ResourcesDep, caller: Ca
     responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, **NOT_FOUND},
 )
 def get_image(job_id: str, index: int, resources: ResourcesDep, caller: CallerDep) -> FileResponse:
-    job = resources.jobs.get(job_id, caller=owner(caller))
-    found = resources.jobs.image_file(job, index)
-    if found is not None:
-        path, kind = found
-        return FileResponse(path, media_type=kind)
-    raise HTTPException(
-        404, f"job {job_id} has no image {index} (it has {len(job.images)}; status {job.status})"
-    )
+    """The download is counted as the caller's implicit feedback on the image."""
+    path, kind = resources.jobs.download_image(job_id, index, caller=owner(caller))
+    return FileResponse(path, media_type=kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", summary="Fleet metrics for Prometheus", response_class=Response)
-async def metrics(resources: ResourcesDep) -> Response:
+async def metrics(resources: ResourcesDep, request: Request) -> Response:
     settings = resources.settings
     registry = CollectorRegistry()
     registry.register(
@@ -33,6 +33,7 @@ async def metrics(resources: ResourcesDep) -> Response:
         )
     )
     body = await run_in_threadpool(generate_latest, registry)
+    body += await run_in_threadpool(generate_latest, request.app.state.api_metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

@@ -13,6 +13,7 @@ from worker.store.models import Base
 
 TABLES = {
     "jobs", "attempts", "images", "api_keys", "gpu_capacity", "webhook_deliveries", "job_outcomes_hourly",
+    "image_feedback", "quality_hourly",
 }  # fmt: skip
 
 

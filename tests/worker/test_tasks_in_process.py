@@ -22,12 +22,13 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.helpers.inprocess import attached_worker
 from tests.helpers.processes import Emulator, Processes
 from worker.celery_app import app, publish_job
-from worker.context import close_worker_context, init_worker_context, producer_context
+from worker.context import producer_context
 from worker.errors import JobNotFound
 from worker.jobs.queues import lane_queue
-from worker.settings import CoreSettings, WorkerSettings, get_settings, install
+from worker.settings import WorkerSettings
 from worker.store.jobs import JobStore
 from worker.tasks import txt2img
 from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus, Lane
@@ -43,22 +44,8 @@ def a1111(processes: Processes, models_volume: Path) -> Emulator:
 @pytest.fixture
 def worker_settings(a1111: Emulator, sdfleet_env: dict[str, str]) -> Iterator[WorkerSettings]:
     """This process becomes a GPU worker attached to the stand-in, for the length of a test."""
-    core = get_settings()
-    assert isinstance(core, CoreSettings)
-    fields = {
-        **core.model_dump(),
-        "worker_name": "inproc",
-        "checkpoints": ["deliberate_v6"],
-        "a1111_url": a1111.url,
-        "a1111_launch": False,
-        "a1111_poll_interval_s": 0.05,
-    }
-    settings = WorkerSettings(**fields)
-    install(settings)
-    init_worker_context(settings)
-    yield settings
-    close_worker_context()
-    install(core)
+    with attached_worker(a1111.url, ["deliberate_v6"]) as settings:
+        yield settings
 
 
 @pytest.fixture

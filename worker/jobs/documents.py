@@ -24,6 +24,13 @@ class ImageRef(Document):
     sha256: str
     path: str = Field(description="Under the result directory")
     url: str | None = Field(default=None, description="GET it with the API key")
+    quality_score: float | None = Field(
+        default=None, description="Output-quality score, 0–1 (docs/quality.md); null for older images"
+    )
+    low_quality: bool = Field(default=False, description="The score fell below the worker's quality floor")
+    quality: dict[str, Any] | None = Field(
+        default=None, description="The score's parts and measures, and the formula's version"
+    )
 
 
 class AttemptRecord(Document):

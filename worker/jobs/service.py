@@ -18,6 +18,7 @@ from worker.celery_app import publish_job
 from worker.errors import InvalidRequest, JobNotFound
 from worker.events.stream import JobEvents
 from worker.events.waiting import wait_for_end
+from worker.jobs.feedback import FeedbackRequest
 from worker.jobs.submit import prepare
 from worker.jobs.view import Live, job_view
 from worker.output.encode import media_type
@@ -26,7 +27,9 @@ from worker.registry.resolver import RegistryResolver
 from worker.settings import CoreSettings
 from worker.store.jobs import JobStore
 from worker.store.listing import Cursor, JobFilter, JobPage
-from worker.store.models import Job
+from worker.store.models import Image, Job
+from worker.store.quality import Feedback, QualityStore
+from worker.store.quality_stats import DIMENSIONS, QualityStats
 from worker.store.records import NewJob
 from worker.store.stats import FleetStats
 from worker.vocabulary import EventKind, JobStatus
@@ -52,8 +55,10 @@ class JobService:
         publish: Publish = publish_job,
         guard: CallbackGuard | None = None,
         signing_secret: SigningSecret | None = None,
+        quality: QualityStore | None = None,
     ) -> None:
         self.store = store
+        self.quality = quality or QualityStore(store.engine)  # feedback and statistics
         self.resolver = resolver
         self.settings = settings
         self.results = results
@@ -190,12 +195,47 @@ class JobService:
         return cancelled
 
     def image_file(self, job: Job, index: int) -> tuple[Path, str] | None:
-        """(path, media type) of image `index` of `job`, or None if it has no such image."""
+        """(path, media type) of image `index` of `job`, or None if it has no such image; not counted
+        as a download (see `download_image`)."""
         for image in job.images:
             if image.index == index:
                 path = self.results.path(image.storage_path)
                 return path, media_type(path)
         return None
+
+    def rate_image(
+        self, job_id: str | uuid.UUID, index: int, request: FeedbackRequest, *, caller: str | None
+    ) -> Feedback:
+        """Record `caller`'s rating of image `index` of their job (a new rating replaces theirs). Raises
+        JobNotFound for another caller's job or an image the job does not have."""
+        job = self.get(job_id, caller=caller)
+        self._image(job, index)
+        return self.quality.rate(job, index, caller, request.as_rating())
+
+    def download_image(self, job_id: str | uuid.UUID, index: int, *, caller: str | None) -> tuple[Path, str]:
+        """(path, media type) of image `index` of `caller`'s job, the download counted as implicit
+        feedback. Raises JobNotFound for another caller's job or an image the job does not have."""
+        job = self.get(job_id, caller=caller)
+        self._image(job, index)
+        self.quality.downloaded(job, index, caller)
+        found = self.image_file(job, index)
+        assert found is not None  # the image exists: checked above
+        return found
+
+    def quality_stats(
+        self, *, caller: str | None, hours: int, by: tuple[str, ...] = DIMENSIONS, limit: int = 50
+    ) -> QualityStats:
+        """Quality statistics of `caller`'s jobs (None: everyone's) that ended in the last `hours`."""
+        return self.quality.stats(owner=caller, hours=hours, by=by, limit=limit)
+
+    @staticmethod
+    def _image(job: Job, index: int) -> Image:
+        for image in job.images:
+            if image.index == index:
+                return image
+        raise JobNotFound(
+            f"job {job.id} has no image {index} (it has {len(job.images)}; status {job.status})"
+        )
 
     @staticmethod
     def view(job: Job, *, image_url: str | None = None, live: Live | None = None) -> dict[str, Any]:

@@ -89,6 +89,9 @@ def job_summary(job: Job, *, image_url: str | None = None) -> dict[str, Any]:
                 "sha256": image.sha256,
                 "path": image.storage_path,
                 "url": image_url.format(job_id=job.id, index=image.index) if image_url else None,
+                "quality_score": image.quality_score,  # None: stored before scores existed
+                "low_quality": image.low_quality,
+                "quality": image.quality,  # the score's parts, measures and formula version
             }
             for image in job.images
         ],

@@ -1,7 +1,9 @@
 """Output quality control: are the images A1111 returned the images we asked for?
 
 Each image must decode as a PNG of the requested size, the count must match, and an image must not be
-blank or uniform (A1111's NaN-VAE black frames, which `--no-half-vae` exists to prevent).
+blank or uniform (A1111's NaN-VAE black frames, which `--no-half-vae` exists to prevent). The pixels are
+decoded here once and kept with the checked image: the quality score (`worker.output.quality`) and a
+conversion to JPEG or WebP (`worker.output.encode`) read them instead of decoding the PNG again.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from PIL import Image, ImageStat, UnidentifiedImageError
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from worker.errors import OutputInvalid
 
@@ -35,6 +38,7 @@ class CheckedImage:
     width: int
     height: int
     infotext: str
+    pixels: np.ndarray  # H x W x 3 uint8 RGB, as decoded (alpha dropped, as A1111 does for jpg/webp)
 
 
 def check_images(images: list[bytes], *, expected_count: int, width: int, height: int) -> list[CheckedImage]:
@@ -56,17 +60,18 @@ def _check_one(index: int, data: bytes, width: int, height: int) -> CheckedImage
                 raise OutputInvalid(f"image {index} is {found}, expected {width}x{height}")
             image.load()
             infotext = image.info.get("parameters")
-            stddev = _stddev(image)
+            pixels = np.asarray(image.convert("RGB"))
     except _UNDECODABLE as exc:
         raise OutputInvalid(f"image {index} does not decode: {exc}") from exc
+    stddev = _stddev(pixels)
     if stddev < MIN_PIXEL_STDDEV:
         raise OutputInvalid(
             f"image {index} is blank (pixel standard deviation {stddev:.2f} < {MIN_PIXEL_STDDEV}); "
             "a NaN in the VAE gives such black frames"
         )
-    return CheckedImage(data, width, height, infotext if isinstance(infotext, str) else "")
+    return CheckedImage(data, width, height, infotext if isinstance(infotext, str) else "", pixels)
 
 
-def _stddev(image: Image.Image) -> float:
-    stat = ImageStat.Stat(image.convert("RGB"))
-    return max(stat.stddev)
+def _stddev(pixels: np.ndarray) -> float:
+    """The largest of the channels' population standard deviations."""
+    return float(pixels.reshape(-1, 3).std(axis=0).max())

@@ -18,6 +18,7 @@ from pathlib import PurePath
 from typing import Any
 from xml.sax.saxutils import escape
 
+import numpy as np
 from PIL import Image
 
 from worker.errors import InternalError
@@ -78,13 +79,24 @@ def output_image(
         quality=int(params.get("output_quality", DEFAULT_QUALITY)),
         job_id=job_id,
         attempt=attempt,
+        pixels=image.pixels,
     )
 
 
 def encode_output(
-    png: bytes, infotext: str, *, output_format: str, quality: int, job_id: uuid.UUID | str, attempt: int
+    png: bytes,
+    infotext: str,
+    *,
+    output_format: str,
+    quality: int,
+    job_id: uuid.UUID | str,
+    attempt: int,
+    pixels: np.ndarray | None = None,
 ) -> OutputImage:
-    """`png` (A1111's, already checked) as `output_format`, with the infotext and the job id kept."""
+    """`png` (A1111's, already checked) as `output_format`, with the infotext and the job id kept.
+
+    `pixels`: its RGB pixels when the checks decoded them already (a JPEG or WebP is made from them
+    rather than from decoding `png` again)."""
     fmt = FORMATS[output_format]
     if output_format == "png":
         return OutputImage(with_job_metadata(png, job_id, attempt), fmt.suffix, fmt.media_type)
@@ -98,8 +110,11 @@ def encode_output(
     if output_format == "jpeg" and len(xmp) > JPEG_XMP_MAX_BYTES:
         log.warning("job %s: infotext too long for JPEG XMP; it is kept in EXIF only", job_id)
         xmp = xmp_packet(None, job_id, attempt)
-    with Image.open(io.BytesIO(png)) as decoded:
-        rgb = decoded.convert("RGB")  # as A1111 does for jpg/webp: neither keeps an alpha channel here
+    if pixels is not None:
+        rgb = Image.fromarray(pixels, "RGB")
+    else:
+        with Image.open(io.BytesIO(png)) as decoded:
+            rgb = decoded.convert("RGB")  # as A1111 does for jpg/webp: neither keeps an alpha channel here
     out = io.BytesIO()
     rgb.save(out, format=fmt.pillow_format, quality=quality, exif=exif, xmp=xmp)
     return OutputImage(out.getvalue(), fmt.suffix, fmt.media_type)

@@ -30,6 +30,7 @@ RETRIES: dict[C, int | None] = {
     C.BACKEND_CRASHED: None,
     C.TIMEOUT: 1,
     C.OUTPUT_INVALID: 1,
+    C.LOW_QUALITY: 1,  # only when the operator turned it on (`quality_retry`): see worker.policy.quality
 }
 BASE_DELAY_S = 1.0
 MAX_DELAY_S = 30.0

@@ -18,17 +18,26 @@ from typing import Any
 from worker.a1111.backend import Backend, Watch
 from worker.a1111.client import Progress
 from worker.a1111.payload import build_txt2img
-from worker.errors import BackendOutOfMemory, JobCancelled, JobRejected, RecordUnavailable, SdfleetError
+from worker.errors import (
+    BackendOutOfMemory,
+    JobCancelled,
+    JobRejected,
+    OutputLowQuality,
+    RecordUnavailable,
+    SdfleetError,
+)
 from worker.events.stream import JobEvents
 from worker.output.checks import check_images
-from worker.output.encode import output_image
-from worker.output.files import ResultStore, sha256_hex
+from worker.output.files import ResultStore
+from worker.output.quality import QualityScore
 from worker.policy.capacity import CapacityMemory
 from worker.policy.deadlines import generation_deadline_s
 from worker.policy.oom import Cleanup, emergency_cleanup, next_chunk
+from worker.policy.quality import QualityPolicy, retry_for_low_quality
 from worker.policy.retry import GpuKnowledge, RetryDecision, decide_retry
 from worker.registry.resolver import CheckpointFile
 from worker.run.journal import AttemptJournal
+from worker.run.outputs import low_quality_message, score_images, store_images
 from worker.settings import RunLimits
 from worker.store.jobs import JobStore
 from worker.store.records import AttemptReport, Claim, StoredImage
@@ -81,6 +90,7 @@ class JobRunner:
         gpu_key: str,
         limits: RunLimits,
         events: JobEvents | None,
+        quality: QualityPolicy,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         draining: Callable[[], bool] = lambda: False,
@@ -95,6 +105,7 @@ class JobRunner:
         self.gpu_key = gpu_key
         self.limits = limits
         self.events = events
+        self.quality = quality
         self._clock = clock
         self._sleep = sleep
         self._draining = draining  # True once a shutting-down worker's grace has run out
@@ -189,11 +200,14 @@ class JobRunner:
             progress.report.batch_size = chunk
             done = len(progress.images)
             payload = build_txt2img(params, seed=claim.seed + done, batch_size=chunk)
+            first_call = "sub_batches" not in progress.report.timings
             t1 = self._clock()
             try:
                 result = self.backend.generate(payload, self._watch(claim, params, chunk, progress, total))
             except BackendOutOfMemory as exc:
                 progress.note(chunk, done, "oom", self._clock() - t1)
+                if first_call:
+                    self._note_loras(progress, params, self._clock() - t1)
                 progress.report.oom_count += 1
                 self.capacity.record_oom(*shape, batch_size=chunk)
                 retry_at = next_chunk(remaining, self.capacity.known_max(*shape)) if chunk > 1 else 1
@@ -215,31 +229,56 @@ class JobRunner:
             except SdfleetError as exc:
                 progress.note(chunk, done, exc.category.value, self._clock() - t1)
                 raise
-            progress.note(chunk, done, "ok", self._clock() - t1)
-            progress.journal.record("generated", batch_size=chunk, first_index=done)
+            seconds = self._clock() - t1
+            progress.note(chunk, done, "ok", seconds)
+            if first_call:
+                self._note_loras(progress, params, seconds)
+            progress.journal.record(
+                "generated", batch_size=chunk, first_index=done, seconds=round(seconds, 3)
+            )
             progress.held = True
             self.capacity.record_success(*shape, batch_size=chunk)
             checked = check_images(
                 result.images, expected_count=chunk, width=params["width"], height=params["height"]
             )
+            journal = progress.journal
+            scores = score_images(checked, self.quality, journal, first_index=done, clock=self._clock)
+            self._judge(claim, scores, first_index=done)
             if not progress.info:
                 progress.info = result.info
-            for offset, image in enumerate(checked):
-                index = done + offset
-                stored = output_image(image, params, job_id=claim.job_id, attempt=claim.attempt)
-                path = self.results.write(claim.job_id, claim.attempt, index, stored.data, stored.suffix)
-                progress.images.append(
-                    StoredImage(
-                        index=index,
-                        seed=claim.seed + index,
-                        storage_path=path,
-                        width=image.width,
-                        height=image.height,
-                        sha256=sha256_hex(stored.data),
-                        infotext=image.infotext,
-                    )
-                )
-            progress.journal.record("stored", images=len(checked), first_index=done)
+            progress.images += store_images(
+                checked,
+                scores,
+                claim,
+                self.results,
+                self.quality,
+                journal,
+                first_index=done,
+                clock=self._clock,
+            )
+
+    def _note_loras(self, progress: _Progress, params: dict[str, Any], seconds: float) -> None:
+        """A1111 loads a LoRA when a prompt first uses it, inside the generation call: the job's first
+        call carries that load, so its time is kept beside the LoRAs the payload asked for."""
+        loras = [{"name": lora["name"], "weight": lora.get("weight")} for lora in params.get("loras", [])]
+        if loras:
+            progress.journal.record("loras", loras=loras, first_call_s=round(seconds, 3))
+
+    def _judge(self, claim: Claim, scores: list[QualityScore], *, first_index: int) -> None:
+        """Raises OutputLowQuality when an image is below the floor and the operator retries such jobs
+        (and the retry policy grants it); otherwise low images are kept, flagged, and logged."""
+        message = low_quality_message(scores, self.quality, first_index=first_index)
+        if message is None:
+            return
+        if retry_for_low_quality(
+            self.quality,
+            [score.score for score in scores],
+            attempt=claim.attempt,
+            max_attempts=claim.max_attempts,
+            previous=[FailureCategory(c) for c in claim.previous_categories],
+        ):
+            raise OutputLowQuality(message)
+        log.warning("job %s: %s; kept and flagged low_quality", claim.job_id, message)
 
     def _watch(
         self, claim: Claim, params: dict[str, Any], chunk: int, progress: _Progress, total: int

@@ -9,8 +9,7 @@ Every path that ends a job calls `record_end`: the worker's success and final fa
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -19,27 +18,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.store.models import JobOutcomeHour, WebhookDelivery
-from worker.vocabulary import DeliveryState, JobStatus
+from worker.store.records import JobEnd, StoredImage
+from worker.store.rollup import count_end, hour_of
+from worker.vocabulary import DeliveryState
 
 
-@dataclass(frozen=True)
-class JobEnd:
-    """A job that has just ended, as the statement that ended it returned it."""
-
-    job_id: uuid.UUID
-    owner: str | None
-    checkpoint: str
-    status: JobStatus
-    category: str | None
-    callback_url: str | None
-
-
-def hour_of(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def record_end(session: Connection | Session, end: JobEnd, *, images: int, now: datetime) -> None:
-    """Count the outcome and queue its webhook, in the caller's transaction."""
+def record_end(
+    session: Connection | Session, end: JobEnd, *, images: Sequence[StoredImage], now: datetime
+) -> None:
+    """Count the outcome (here and, with its combination and its images' scores, in the quality rollup)
+    and queue its webhook, in the caller's transaction (after the ending attempt is recorded)."""
     counted = insert(JobOutcomeHour).values(
         hour=hour_of(now),
         owner=end.owner or "",
@@ -47,14 +35,15 @@ def record_end(session: Connection | Session, end: JobEnd, *, images: int, now: 
         status=end.status.value,
         category=end.category or "",
         jobs=1,
-        images=images,
+        images=len(images),
     )
     session.execute(
         counted.on_conflict_do_update(
             index_elements=["hour", "owner", "checkpoint", "status", "category"],
-            set_={"jobs": JobOutcomeHour.jobs + 1, "images": JobOutcomeHour.images + images},
+            set_={"jobs": JobOutcomeHour.jobs + 1, "images": JobOutcomeHour.images + len(images)},
         )
     )
+    count_end(session, end, images, now=now)
     if end.callback_url:
         session.execute(
             core_insert(WebhookDelivery).values(

@@ -17,13 +17,14 @@ from sqlalchemy.orm import joinedload, sessionmaker
 
 from worker.errors import InvalidRequest, JobNotFound
 from worker.store.boundary import translate_db_errors
-from worker.store.endings import JobEnd, record_end
+from worker.store.endings import record_end
 from worker.store.listing import Cursor, JobFilter, JobPage, list_jobs, queue_position
 from worker.store.models import Attempt, Image, Job
 from worker.store.records import (
     AttemptReport,
     Claim,
     ExpiredLease,
+    JobEnd,
     JobRef,
     LeaseExpiry,
     NewJob,
@@ -65,6 +66,16 @@ FROM claimed
 """)  # earlier attempts are read as they were before this statement: one still `running` is the lost one
 
 
+# What a statement that ends a job returns for `record_end`.
+_ENDED = (Job.owner, Job.checkpoint, Job.callback_url, Job.params, Job.attempt)
+
+
+def _end(row: Row[Any] | Job, job_id: uuid.UUID, status: JobStatus, category: str | None) -> JobEnd:
+    return JobEnd(
+        job_id, row.owner, row.checkpoint, status, category, row.callback_url, row.params, row.attempt
+    )
+
+
 class JobStore:
     """The job record in Postgres. Each method is one short transaction; the hot ones (create, claim,
     renew, complete, fail, hand back, status) are Core statements whose answers come from RETURNING.
@@ -74,6 +85,10 @@ class JobStore:
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
 
     @translate_db_errors
     def create(self, new: NewJob) -> tuple[JobRef, bool]:
@@ -195,8 +210,8 @@ class JobStore:
                 return False
             if images:
                 connection.execute(insert(Image), [{"job_id": job_id, **vars(image)} for image in images])
-            record_end(connection, end, images=len(images), now=now)
             self._end_attempt(connection, job_id, attempt, AttemptOutcome.SUCCEEDED, None, None, report, now)
+            record_end(connection, end, images=images, now=now)  # after the attempt: its OOMs are counted
         return True
 
     @translate_db_errors
@@ -216,8 +231,8 @@ class JobStore:
             end = self._finish(connection, job_id, attempt, status, category, message, None, now)
             if end is None:
                 return False
-            record_end(connection, end, images=0, now=now)
             self._end_attempt(connection, job_id, attempt, outcome, category, message, report, now)
+            record_end(connection, end, images=(), now=now)
         return True
 
     @translate_db_errors
@@ -259,18 +274,11 @@ class JobStore:
                     failure_message="cancelled by the caller before it ran",
                     finished_at=now,
                 )
-                .returning(Job.owner, Job.checkpoint, Job.callback_url)
+                .returning(*_ENDED)
             ).one_or_none()
             if ended is not None:
-                end = JobEnd(
-                    job_id,
-                    ended.owner,
-                    ended.checkpoint,
-                    JobStatus.CANCELLED,
-                    FailureCategory.CANCELLED.value,
-                    ended.callback_url,
-                )
-                record_end(session, end, images=0, now=now)
+                end = _end(ended, job_id, JobStatus.CANCELLED, FailureCategory.CANCELLED.value)
+                record_end(session, end, images=(), now=now)
             session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
@@ -332,10 +340,8 @@ class JobStore:
                 job.status, job.finished_at = JobStatus.FAILED.value, now
                 job.failure_category = category.value
                 job.failure_message = f"{message}; gave up after {job.attempt} attempts"
-                end = JobEnd(
-                    job.id, job.owner, job.checkpoint, JobStatus.FAILED, category.value, job.callback_url
-                )
-                record_end(session, end, images=0, now=now)
+                end = _end(job, job.id, JobStatus.FAILED, category.value)
+                record_end(session, end, images=(), now=now)
             session.execute(
                 update(Attempt)
                 .where(Attempt.job_id == job_id, Attempt.number == attempt)
@@ -478,13 +484,9 @@ class JobStore:
                 lease_expires_at=None,
                 finished_at=now,
             )
-            .returning(Job.owner, Job.checkpoint, Job.callback_url)
+            .returning(*_ENDED)
         ).one_or_none()
-        if row is None:
-            return None
-        return JobEnd(
-            job_id, row.owner, row.checkpoint, status, category.value if category else None, row.callback_url
-        )
+        return None if row is None else _end(row, job_id, status, category.value if category else None)
 
     @staticmethod
     def _end_attempt(

@@ -16,10 +16,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -154,6 +157,11 @@ class Image(Base):
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     infotext: Mapped[str] = mapped_column(Text)
+    # The output-quality score (worker.output.quality) and whether it fell below the worker's floor;
+    # `quality` keeps its parts, measures and formula version. NULL: stored before scores existed.
+    quality_score: Mapped[float | None] = mapped_column(Float)
+    low_quality: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     job: Mapped[Job] = relationship(back_populates="images")
@@ -227,3 +235,63 @@ class JobOutcomeHour(Base):
     category: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" for none
     jobs: Mapped[int] = mapped_column(BigInteger, default=0)
     images: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ImageFeedback(Base):
+    """What one caller (API-key owner; "" without auth) said and did about one image: an explicit rating
+    (thumbs up/down or 1–5 stars, with an optional reason) and how often they downloaded it."""
+
+    __tablename__ = "image_feedback"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["job_id", "image_index"], ["images.job_id", "images.index"], ondelete="CASCADE"
+        ),
+        CheckConstraint("thumb IS NULL OR thumb IN ('up', 'down')", name="thumb"),
+        CheckConstraint("stars IS NULL OR stars BETWEEN 1 AND 5", name="stars"),
+        CheckConstraint("thumb IS NULL OR stars IS NULL", name="one_rating"),
+        CheckConstraint("satisfaction IS NULL OR satisfaction BETWEEN 0 AND 1", name="satisfaction"),
+        CheckConstraint("downloads >= 0", name="downloads"),
+    )
+
+    job_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    image_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)
+    thumb: Mapped[str | None] = mapped_column(String(4))
+    stars: Mapped[int | None] = mapped_column(SmallInteger)
+    satisfaction: Mapped[float | None] = mapped_column(Float)  # the rating on 0–1: up 1, down 0, ★n (n−1)/4
+    reason: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    downloads: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QualityHour(Base):
+    """Ended jobs per hour of their end, owner and what they ran (checkpoint, LoRA combination, preset,
+    sampler, resolution) and how they ended, with their images' quality and the feedback those images
+    got: kept in the transaction that ends each job (and the one that records feedback), so the quality
+    statistics read a window of this table, never the jobs table."""
+
+    __tablename__ = "quality_hourly"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), primary_key=True)  # "" for jobs without one
+    checkpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    loras: Mapped[str] = mapped_column(Text, primary_key=True)  # sorted names joined by "+"; "" for none
+    preset: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" for none
+    sampler: Mapped[str] = mapped_column(String(64), primary_key=True)  # "DPM++ 2M Karras", "Euler a"
+    resolution: Mapped[str] = mapped_column(String(16), primary_key=True)  # "1024x768"
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" for none
+    jobs: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    attempts: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    oom_events: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    images: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    scored_images: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    score_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    low_quality_images: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    ratings: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    satisfaction_sum: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    thumbs_up: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    thumbs_down: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    downloads: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))

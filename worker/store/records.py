@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from worker.vocabulary import JobStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -54,6 +56,20 @@ class Claim:
     previous_categories: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class JobEnd:
+    """A job that has just ended, as the statement that ended it returned it."""
+
+    job_id: uuid.UUID
+    owner: str | None
+    checkpoint: str
+    status: JobStatus
+    category: str | None
+    callback_url: str | None
+    params: dict[str, Any]  # what it ran: the quality rollup's dimensions
+    attempts: int  # how many attempts it took
+
+
 class ExpiredLease(NamedTuple):
     """A running job whose worker stopped renewing its lease."""
 
@@ -81,6 +97,9 @@ class StoredImage:
     height: int
     sha256: str
     infotext: str
+    quality_score: float | None = None  # the output-quality score (worker.output.quality)
+    low_quality: bool = False  # the score fell below the worker's floor: kept, flagged
+    quality: dict[str, Any] | None = None  # the score's parts, measures and version
 
 
 @dataclass

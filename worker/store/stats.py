@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.store.endings import hour_of
 from worker.store.models import Job, JobOutcomeHour
+from worker.store.rollup import hour_of
 from worker.vocabulary import JobStatus
 
 

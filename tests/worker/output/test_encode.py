@@ -168,3 +168,16 @@ def test_output_image_follows_the_jobs_params() -> None:
 )  # fmt: skip
 def test_media_type_from_the_stored_suffix(path: str, expected: str) -> None:
     assert media_type(path) == expected
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_a_checked_image_is_converted_from_the_pixels_the_checks_decoded(fmt: str) -> None:
+    # The checks decode A1111's PNG once; converting from those pixels gives the same file as decoding
+    # the PNG again would.
+    for mode in ("RGB", "RGBA"):
+        data = img.png(PIXELS, INFOTEXT, mode=mode)
+        (checked,) = check_images([data], expected_count=1, width=96, height=64)
+        params = {"output_format": fmt, "output_quality": 80}
+        from_pixels = output_image(checked, params, job_id=JOB, attempt=1)
+        decoded_again = encode_output(data, INFOTEXT, output_format=fmt, quality=80, job_id=JOB, attempt=1)
+        assert from_pixels.data == decoded_again.data
