@@ -1,4 +1,4 @@
-"""`sdfleet submit` and `sdfleet jobs list|show|cancel|retry`: the HTTP client on the command line, with
+"""`sdfleet submit` and `sdfleet jobs list|show|cancel|retry|rate`: the HTTP client on the command line, with
 rich for the progress bar and the tables. The API is `--api-url`, else SDFLEET_API_URL, else the running
 local stack's, else http://127.0.0.1:8000; the key is `--api-key` or SDFLEET_API_KEY."""
 
@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from worker.cli.quality_commands import add_quality_commands, add_rate_command, print_timeline, rate
 from worker.client import JobEvent, SdfleetClient
 from worker.errors import InvalidRequest
 from worker.jobs.documents import JobDocument
@@ -50,19 +51,26 @@ def add_client_commands(sub: Any) -> None:
     listing.add_argument("--category", choices=[c.value for c in FailureCategory])
     listing.add_argument("--limit", type=int, default=20)
     listing.add_argument("--cursor", help="next_cursor printed under the previous page")
-    commands = [submit, listing]
+    commands = [submit, listing, add_rate_command(actions)]
     for name, text in (("show", "one job in full"), ("cancel", "cancel a job"), ("retry", "retry one")):
         action = actions.add_parser(name, help=text)
         action.add_argument("job_id")
         commands.append(action)
+        if name == "show":
+            action.add_argument("--timeline", action="store_true", help="also each attempt's generation log")
     for command in commands:
-        command.add_argument("--api-url", help="default: SDFLEET_API_URL, else the local stack's")
-        command.add_argument("--api-key", help="default: SDFLEET_API_KEY")
+        client_options(command)
     submit.set_defaults(run=run_submit)
     jobs.set_defaults(run=run_jobs)
+    add_quality_commands(sub, client_options, client_for)
 
 
-def _client(args: argparse.Namespace) -> SdfleetClient:
+def client_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--api-url", help="default: SDFLEET_API_URL, else the local stack's")
+    command.add_argument("--api-key", help="default: SDFLEET_API_KEY")
+
+
+def client_for(args: argparse.Namespace) -> SdfleetClient:
     settings = with_local_stack(ClientSettings())
     url = args.api_url or settings.api_url or DEFAULT_API_URL
     return SdfleetClient(url, args.api_key or settings.api_key)
@@ -92,7 +100,7 @@ def run_submit(args: argparse.Namespace, _: list[str]) -> int:
     if args.lora:
         params["loras"] = _loras(args.lora)
     console = Console(stderr=True)
-    with _client(args) as client:
+    with client_for(args) as client:
         job_id = client.submit(args.prompt, **params)
         print(job_id)
         if not args.wait:
@@ -141,7 +149,7 @@ def _show(bar: Progress, task: TaskID, event: JobEvent, console: Console) -> Non
 
 def run_jobs(args: argparse.Namespace, _: list[str]) -> int:
     console = Console()
-    with _client(args) as client:
+    with client_for(args) as client:
         if args.action == "list":
             page = client.list_jobs(
                 status=args.status, checkpoint=args.checkpoint, failure_category=args.category,
@@ -154,8 +162,13 @@ def run_jobs(args: argparse.Namespace, _: list[str]) -> int:
         if args.action == "retry":
             print(client.retry(args.job_id))
             return 0
+        if args.action == "rate":
+            rate(client, args, console)
+            return 0
         job = client.cancel(args.job_id) if args.action == "cancel" else client.get(args.job_id)
         _print_job(console, job)
+        if getattr(args, "timeline", False):
+            print_timeline(console, job)
     return 0
 
 
@@ -202,11 +215,12 @@ def _print_job(console: Console, job: JobDocument) -> None:
                              str(a.oom_count))  # fmt: skip
         console.print(attempts)
     if job.images:
-        images = Table("index", "seed", "size", "url", title="images")
+        images = Table("index", "seed", "size", "quality", "url", title="images")
         for image in job.images:
-            images.add_row(
-                str(image.index), str(image.seed), f"{image.width}×{image.height}", image.url or ""
-            )
+            score = "—" if image.quality_score is None else f"{image.quality_score:.2f}"
+            score += " (low)" if image.low_quality else ""
+            images.add_row(str(image.index), str(image.seed), f"{image.width}×{image.height}", score,
+                           image.url or "")  # fmt: skip
         console.print(images)
     for hook in job.webhooks:
         console.print(f"webhook {hook.event} → {hook.url}: {hook.state} after {hook.tries} tries")

@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 from httpx_sse import aconnect_sse
 
-from worker.client.common import JobEvent, headers, image_path, list_query, parse_event
+from worker.client.common import JobEvent, headers, image_path, list_query, parse_event, quality_query
 from worker.client.errors import error_for, unreachable
 from worker.client.sync_client import RECONNECTS
 from worker.errors import ApiUnavailable
 from worker.jobs.documents import Accepted, JobDocument, JobList, StatsDocument
+from worker.jobs.quality_documents import FeedbackDocument, QualityStatsDocument
 
 
 class AsyncSdfleetClient:
@@ -92,6 +93,21 @@ class AsyncSdfleetClient:
     async def stats(self, hours: int = 24) -> StatsDocument:
         response = await self._call("GET", "/v1/stats", params={"hours": hours})
         return StatsDocument.model_validate(response.json())
+
+    async def quality_stats(
+        self, hours: int = 24, *, by: list[str] | None = None, limit: int = 50
+    ) -> QualityStatsDocument:
+        """As `SdfleetClient.quality_stats`."""
+        response = await self._call("GET", "/v1/stats/quality", params=quality_query(hours, by, limit))
+        return QualityStatsDocument.model_validate(response.json())
+
+    async def rate_image(
+        self, job_id: str, index: int, rating: str | int, reason: str | None = None
+    ) -> FeedbackDocument:
+        """As `SdfleetClient.rate_image`."""
+        body = {"rating": rating, **({"reason": reason} if reason is not None else {})}
+        response = await self._call("POST", f"/v1/jobs/{job_id}/images/{index}/feedback", json=body)
+        return FeedbackDocument.model_validate(response.json())
 
     async def events(self, job_id: str, *, last_event_id: str | None = None) -> AsyncIterator[JobEvent]:
         """As `SdfleetClient.events`."""

@@ -68,6 +68,11 @@ def list_query(
     return query
 
 
+def quality_query(hours: int, by: list[str] | None, limit: int) -> dict[str, Any]:
+    """The query of GET /v1/stats/quality (`by` None: the server's default, all five dimensions)."""
+    return {"hours": hours, "limit": limit, **({"by": by} if by else {})}
+
+
 def image_path(folder: Path, job: JobDocument, image: ImageRef) -> Path:
     """Where an image of `job` is saved: `<folder>/<job id>-<index>.<its format>`."""
     suffix = Path(image.path).suffix or ".png"

@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-from worker.client.common import JobEvent, headers, image_path, list_query, parse_event
+from worker.client.common import JobEvent, headers, image_path, list_query, parse_event, quality_query
 from worker.client.errors import error_for, unreachable
 from worker.errors import ApiUnavailable
 from worker.jobs.documents import Accepted, JobDocument, JobList, JobSummary, StatsDocument
+from worker.jobs.quality_documents import FeedbackDocument, QualityStatsDocument
 
 RECONNECTS = 5  # an event stream that drops is resumed (Last-Event-ID) this many times in a row
 
@@ -107,6 +108,23 @@ class SdfleetClient:
 
     def stats(self, hours: int = 24) -> StatsDocument:
         return StatsDocument.model_validate(self._call("GET", "/v1/stats", params={"hours": hours}).json())
+
+    def quality_stats(
+        self, hours: int = 24, *, by: list[str] | None = None, limit: int = 50
+    ) -> QualityStatsDocument:
+        """Where quality comes from: the caller's jobs that ended in the last `hours`, grouped `by`."""
+        query = quality_query(hours, by, limit)
+        return QualityStatsDocument.model_validate(
+            self._call("GET", "/v1/stats/quality", params=query).json()
+        )
+
+    def rate_image(
+        self, job_id: str, index: int, rating: str | int, reason: str | None = None
+    ) -> FeedbackDocument:
+        """Rate image `index` of a job: "up"/"down" or 1–5 stars; a new rating replaces the caller's."""
+        body = {"rating": rating, **({"reason": reason} if reason is not None else {})}
+        response = self._call("POST", f"/v1/jobs/{job_id}/images/{index}/feedback", json=body)
+        return FeedbackDocument.model_validate(response.json())
 
     def events(self, job_id: str, *, last_event_id: str | None = None) -> Iterator[JobEvent]:
         """The job's events until its outcome (the last one yielded). A dropped connection is resumed

@@ -117,3 +117,31 @@ def test_a_dead_stacks_record_is_ignored(sdfleet_env: dict[str, str], tmp_path: 
     env = {k: v for k, v in os.environ.items() if not k.startswith("SDFLEET_")}
     refused = sdfleet("keys", "list", env={**env, "SDFLEET_STATE_DIR": str(tmp_path)})
     assert refused.returncode == 2 and "no database URL" in refused.stderr
+
+
+def test_the_generation_log_ratings_and_quality_statistics_from_the_command_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given a job that ran
+    done = sdfleet("submit", "a lighthouse log", "--checkpoint", "deliberate_v6", "--steps", "8", "--wait",
+                   "--out", str(tmp_path), env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.split()[0]
+    # When its generation log is shown
+    shown = sdfleet("jobs", "show", job_id, "--timeline", env=env)
+    # Then each step of its attempt is there, timed, in words, and the image's score beside it
+    assert shown.returncode == 0, shown.stderr
+    log = shown.stdout
+    assert "attempt 1 on " in log and "claimed" in log and "after the job was queued" in log
+    for words in ("started", "claimed by", "generated", "scored", "quality ", "encoded", "as png", "stored",
+                  "written"):  # fmt: skip
+        assert words in log, words
+    assert log.index("generated") < log.index("scored") < log.index("encoded") < log.index("written")
+    # And a rating is recorded, and the statistics count the job with its score and its rating
+    rated = sdfleet("jobs", "rate", job_id, "0", "4", "--reason", "nice", env=env)
+    assert rated.returncode == 0 and "satisfaction 0.75" in rated.stdout, rated.stderr
+    assert sdfleet("jobs", "rate", job_id, "0", "lots", env=env).returncode == 2
+    stats = sdfleet("stats", "--by", "checkpoint", "--by", "sampler", env=env)
+    assert stats.returncode == 0, stats.stderr
+    row = next(line for line in stats.stdout.splitlines() if "deliberate_v6" in line)
+    assert "DPM++ 2M Karras" in row and "100%" in row

@@ -57,6 +57,13 @@ def test_the_async_client_does_the_same(fleet: Fleet, tmp_path: Path) -> None:
             assert len(await client.download_images(job, tmp_path)) == 1
             with pytest.raises(JobNotFound):
                 await client.get(str(uuid.uuid4()))
+            rated = await client.rate_image(job_id, 0, "down", reason="too dark")
+            assert (rated.rating, rated.satisfaction, rated.downloads) == ("down", 0.0, 1)
+            with pytest.raises(InvalidRequest) as refused:
+                await client.rate_image(job_id, 0, 11)
+            assert refused.value.field == "rating"
+            stats = await client.quality_stats(1, by=["sampler"])
+            assert "Euler a" in [group.key["sampler"] for group in stats.groups]
 
     asyncio.run(run())
 
