@@ -10,6 +10,7 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import ApiSettings
+from worker.monitoring.quality_metrics import share_between_processes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,6 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.api_processes == 1:
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, access_log=False)
     else:  # each process builds its app (and reads its settings) itself
+        share_between_processes(settings.state_dir / f"api-metrics-{settings.api_port}")
         uvicorn.run(
             "api.app:create_app",
             factory=True,

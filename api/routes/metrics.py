@@ -33,7 +33,7 @@ async def metrics(resources: ResourcesDep, request: Request) -> Response:
         )
     )
     body = await run_in_threadpool(generate_latest, registry)
-    body += await run_in_threadpool(generate_latest, request.app.state.api_metrics.registry)
+    body += await run_in_threadpool(generate_latest, request.app.state.api_metrics.scrape_registry())
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

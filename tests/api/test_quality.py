@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.helpers import images as img
+from tests.helpers.processes import Processes, base_env
 from worker.output.files import ResultStore
 from worker.store.api_keys import ApiKeys
 from worker.store.jobs import JobStore
@@ -190,3 +191,27 @@ def test_openapi_declares_the_quality_routes_schemas(api_url: str) -> None:
         "QualityStatsDocument"
     )
     assert {p["name"] for p in stats["parameters"]} == {"hours", "by", "limit"}
+
+
+def test_an_api_of_several_processes_counts_every_request_whichever_process_serves_the_scrape(
+    sdfleet_env: dict[str, str], tmp_path: Path
+) -> None:
+    # Given an API of three processes, each taking its share of 60 requests
+    procs = Processes(tmp_path / "logs", {**base_env(), **sdfleet_env, "SDFLEET_API_PROCESSES": "3",
+                                          "SDFLEET_STATE_DIR": str(tmp_path / "state")})  # fmt: skip
+    try:
+        url = procs.api()
+        for _ in range(60):
+            httpx.get(url + "/healthz", timeout=30)
+        # Then every scrape, whichever process answers it, counts all of them
+        pattern = re.compile(
+            r'sdfleet_api_request_seconds_count\{method="GET",route="/healthz",status="200"\} (\S+)'
+        )
+        counts = set()
+        for _ in range(6):
+            match = pattern.search(httpx.get(url + "/metrics", timeout=30).text)
+            assert match is not None
+            counts.add(float(match.group(1)))
+        assert min(counts) >= 60  # the readiness polls of the start add a few
+    finally:
+        procs.stop()
