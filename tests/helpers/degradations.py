@@ -63,12 +63,22 @@ def noisy(sigma: float, seed: int = 0) -> Damage:
     return damage
 
 
-def tinted(share: float, tint: tuple[int, int, int] = (255, 150, 40)) -> Damage:
-    """Blended `share` of the way towards an orange `tint`, as a warm photo filter casts it."""
+WARM = np.array([1.0, 0.4, -1.0], dtype=np.float32)  # the direction of a cast in a neutral image
+
+
+def tinted(share: float) -> Damage:
+    """Blended `share` of the way towards a strong colour in the direction the image's mean colour
+    already leans from grey (warm for a neutral image): its colour balance pushed further from neutral,
+    as a wrong white balance or a tinting LoRA does. (A tint against the image's own lean would correct
+    its cast, not damage it.)"""
 
     def damage(pixels: Pixels) -> Pixels:
-        colour = np.array(tint, dtype=np.float32)
-        return _clip(pixels.astype(np.float32) * (1 - share) + colour * share)
+        values = pixels.astype(np.float32)
+        mean = values.mean(axis=(0, 1))
+        lean = mean - mean.mean()
+        direction = lean if float(np.linalg.norm(lean)) >= 1.0 else WARM
+        colour = mean.mean() + 120.0 * direction / float(np.linalg.norm(direction))
+        return _clip(values * (1 - share) + colour * share)
 
     return damage
 
@@ -86,4 +96,5 @@ DAMAGES: dict[str, tuple[Damage, Damage]] = {
 
 
 def _clip(values: np.ndarray) -> Pixels:
-    return np.clip(values.round(), 0, 255).astype(np.uint8)
+    clipped: Pixels = np.clip(values.round(), 0, 255).astype(np.uint8)
+    return clipped

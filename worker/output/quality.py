@@ -12,7 +12,7 @@ on the luminance Y = 0.299 R + 0.587 G + 0.114 B (Rec. 601, as Pillow's "L"), as
 | contrast | standard deviation of Y | ≥ 32 | ≤ 4 | 0.15 |
 | exposure | share of Y ≤ 3 or ≥ 252 (clipped); mean Y | ≤ 2 %; 48–208 | ≥ 30 %; ≤ 16 or ≥ 240 | 0.15 |
 | flatness | share of tiles (1/16 of the short side) whose Y varies by σ < 1.5 | ≤ 10 % | ≥ 60 % | 0.10 |
-| colour | cast K: ‖mean‖ / ‖spread‖ of the chroma (R−G, (R+G)/2−B) | ≤ 0.5 | ≥ 1.5 | 0.10 |
+| colour | cast K: ‖mean‖ / ‖spread‖ of the chroma (R−G, (R+G)/2−B) | 0 | ≥ 1.5 | 0.10 |
 
 Why these weights: softness is the defect diffusion output shows most (too few steps, a VAE or upscaler
 problem) and viewers notice first; residual noise is the signature of a sampler stopped early or run
@@ -20,6 +20,10 @@ with too few steps. Clipping and a crushed or blown mean are what a too-high cfg
 low contrast a washed-out one; both matter but are sometimes chosen (a foggy scene, a low-key portrait).
 Large flat areas are a failed or masked generation, but a clear sky is one too; a colour cast is the
 weakest prior (a sunset is orange), so these two weigh least. Calibration: docs/quality.md.
+
+Every part but colour is 1 over a range of values that are simply fine (enough detail, enough contrast)
+and falls off past it; colour falls from the first sign of a cast, because a cast has no natural
+threshold: a mild tint is worse than none, and the calibration set has mild tints to tell apart.
 
 The score is a weighted geometric mean, Π partᵢ^weightᵢ: one defect drags it down whatever the others
 say (a sharp, well-exposed but blurred-to-mush image is not "70 % good"). Each part is floored at 0.02
@@ -51,7 +55,7 @@ CONTRAST_STDDEV = (32.0, 4.0)
 CLIPPED_SHARE = (0.02, 0.30)
 DARK_MEAN, BRIGHT_MEAN = (48.0, 16.0), (208.0, 240.0)
 FLAT_TILE_SHARE = (0.10, 0.60)
-COLOUR_CAST = (0.5, 1.5)
+COLOUR_CAST = (0.0, 1.5)
 CLIP_LOW, CLIP_HIGH = 3.0, 252.0  # luminance at or beyond these is clipped (black or white)
 FLAT_TILE_STDDEV = 1.5  # a tile whose luminance varies less than this is flat
 TILES_PER_SHORT_SIDE = 16
