@@ -79,6 +79,7 @@ class EventKind(StrEnum):
     CHECKPOINT = "checkpoint"  # the worker's A1111 switched checkpoints: {"from", "to", "seconds"}
     PROGRESS = "progress"  # sampling: {"step", "steps", "fraction", "eta_s", "images_done", "images"}
     OOM = "oom"  # out of memory at a batch size: {"batch_size", "next_batch_size"}
+    SCORED = "scored"  # a sub-batch's images scored: {"first_index", "scores", "low_quality", "seconds"}
     RETRY = "retry"  # the attempt failed and the job is queued again: {"category", "message", "delay_s"}
     LOST = "lost"  # its worker stopped renewing the lease; the sweeper queued it again: {"attempt"}
     SUCCEEDED = "succeeded"  # terminal: {"images"}

@@ -13,6 +13,7 @@ from worker.output.quality import QualityScore, score_pixels
 from worker.policy.quality import QualityPolicy
 from worker.run.journal import AttemptJournal
 from worker.store.records import Claim, StoredImage
+from worker.vocabulary import EventKind
 
 
 def score_images(
@@ -23,11 +24,12 @@ def score_images(
     first_index: int,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[QualityScore]:
-    """The output-quality score of each image, from the pixels the checks decoded."""
+    """The output-quality score of each image, from the pixels the checks decoded; the `scored` event
+    goes to the timeline and the job's stream (where the worker's metrics hear it)."""
     started = clock()
     scores = [score_pixels(image.pixels) for image in checked]
     journal.record(
-        "scored",
+        EventKind.SCORED,
         first_index=first_index,
         scores=[score.score for score in scores],
         low_quality=[first_index + i for i, score in enumerate(scores) if policy.is_low(score.score)],

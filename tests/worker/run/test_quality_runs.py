@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.helpers.inprocess import attached_worker
 from tests.helpers.processes import Emulator, Processes
 from worker.celery_app import app
+from worker.context import producer_context
 from worker.jobs.queues import checkpoint_queue
 from worker.settings import WorkerSettings
 from worker.store.jobs import JobStore
 from worker.store.models import QualityHour
 from worker.tasks import txt2img
-from worker.vocabulary import AttemptOutcome, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus
 
 SDXL = "jib_mix_illustrious_realistic_v2"
 QUEUES = [checkpoint_queue("deliberate_v6"), checkpoint_queue(SDXL)]
@@ -99,6 +100,9 @@ def test_every_image_is_scored_stored_and_shown_and_the_timeline_says_how_long_e
     assert loras["loras"] == [{"name": "detail_tweaker_xl", "weight": 0.8}] and loras["first_call_s"] > 0
     assert timeline[events.index("encoded")]["output_format"] == "webp"
     assert timeline[events.index("scored")]["scores"] == [i["quality_score"] for i in job["images"]]
+    # The scores also went to the job's event stream (live, and for the worker's metrics)
+    streamed = [e.data for e in producer_context().events.read(job["id"]) if e.kind is EventKind.SCORED]
+    assert [d["scores"] for d in streamed] == [[i["quality_score"] for i in job["images"]]]
     # The rollup counted the job, its images and their scores in the job's own transaction
     (row,) = _rollup(pg_sessions, checkpoint=SDXL, loras="detail_tweaker_xl", sampler="Euler a",
                      resolution="64x64", status="succeeded")  # fmt: skip
