@@ -18,6 +18,8 @@ BENCHMARKS = {
     "B5": "bench.b5_api",
     "B7": "bench.b7_memory",
     "B8": "bench.b8_job_lists",
+    "B9": "bench.b9_quality_stats",
+    "B10": "bench.b10_quality_calibration",
 }
 
 
