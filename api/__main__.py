@@ -10,7 +10,7 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import ApiSettings
-from worker.monitoring.quality_metrics import share_between_processes
+from worker.monitoring.api_metrics import share_between_processes
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from api.settings import ApiSettings
 from worker.celery_app import configure
 from worker.context import build_producer
 from worker.events.waiting import AsyncJobEvents
-from worker.monitoring.quality_metrics import ApiMetrics
+from worker.monitoring.api_metrics import ApiMetrics
 from worker.policy.content import policy_for
 from worker.settings import install
 from worker.store.api_keys import ApiKeys

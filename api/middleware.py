@@ -9,7 +9,7 @@ import time
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from worker.monitoring.quality_metrics import UNMATCHED_ROUTE, ApiMetrics
+from worker.monitoring.api_metrics import UNMATCHED_ROUTE, ApiMetrics
 
 
 class RequestMetrics:

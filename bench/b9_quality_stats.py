@@ -6,7 +6,7 @@ database; and what the rollup costs each job end and each rating.
 
 The jobs (30 days, 20 callers, two checkpoints, skewed mixes of LoRA combinations, presets, samplers and
 sizes, 2 % failed, 1 % cancelled) and their images (one or two, each with a score) are written with
-INSERT … SELECT from generate_series; the hourly rollup is filled from them as migration 0004 fills it,
+INSERT … SELECT from generate_series; the hourly rollup is filled from them as migration 0005 fills it,
 with the images' scores. Endpoint figures are medians of `--repeat` requests after a warm-up one.
 """
 

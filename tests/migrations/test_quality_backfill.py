@@ -29,7 +29,7 @@ def test_jobs_that_ended_before_the_rollup_are_counted_with_the_codes_dimensions
 ) -> None:
     # Given a schema before the rollup, with two succeeded jobs (one with two images) and a failed one
     config = alembic_config(empty_database_url)
-    command.upgrade(config, "0004_quality-1")  # the schema just before this migration
+    command.upgrade(config, "0005_quality-1")  # the schema just before this migration
     engine = create_engine(sqlalchemy_url(empty_database_url))
     ended = datetime(2026, 1, 2, 3, 45, tzinfo=UTC)
     insert_job = text("""

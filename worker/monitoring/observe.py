@@ -58,6 +58,8 @@ class FleetObserver:
             self.presence.loaded()
         elif kind is EventKind.OOM and running is not None:
             self.metrics.oom(running.checkpoint)
+        elif kind is EventKind.SCORED and running is not None:
+            self.metrics.scored(running.checkpoint, [float(score) for score in data.get("scores", [])])
         elif kind is EventKind.RETRY:
             self.metrics.retried(str(data.get("category", "")))
             self._end(job_id, images=0, category=data.get("category"))

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 MIB = 1024 * 1024
 GENERATION_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
 LOAD_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+# The output-quality score is 0–1; the default floor is 0.5, and good images crowd near 1
+SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 
 def resolution_label(width: int, height: int) -> str:
@@ -73,6 +75,13 @@ class WorkerMetrics:
             buckets=LOAD_BUCKETS_S,
             registry=r,
         )
+        self.quality = Histogram(
+            "sdfleet_image_quality_score",
+            "Output-quality score (0-1) of the images this worker scored, by checkpoint (docs/quality.md)",
+            ["worker", "checkpoint"],
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
         self.vram_used = Gauge(
             "sdfleet_gpu_vram_used_bytes", "VRAM in use (A1111)", ["worker", "gpu"], registry=r
         )
@@ -103,6 +112,11 @@ class WorkerMetrics:
             log.error("metrics of %s not served on :%s: %s", self.worker, port, exc)
             return
         log.info("metrics of %s on :%s/metrics", self.worker, port)
+
+    def scored(self, checkpoint: str, scores: list[float]) -> None:
+        """Images this worker scored (whether or not their job goes on to succeed)."""
+        for score in scores:
+            self.quality.labels(self.worker, checkpoint).observe(score)
 
     def succeeded(self, checkpoint: str, resolution: str, images: int, seconds: float) -> None:
         """A job this worker finished with `images`, after `seconds` of work (checkpoint loads excluded)."""

@@ -63,6 +63,7 @@ def test_a_retried_then_successful_job_is_counted_event_by_event() -> None:
         {"previous": "x", "title": "deliberate_v6.safetensors [ab]", "seconds": 2.0},
     )
     observe("j1", EventKind.OOM, {"batch_size": 4, "next_batch_size": 2})
+    observe("j1", EventKind.SCORED, {"first_index": 0, "scores": [0.97, 0.42], "low_quality": [1]})
     clock.now += 5.0
     observe("j1", EventKind.SUCCEEDED, {"images": 4})
     assert _value(metrics, "sdfleet_retries_total", category="timeout") == 1
@@ -71,6 +72,10 @@ def test_a_retried_then_successful_job_is_counted_event_by_event() -> None:
     assert _value(metrics, "sdfleet_images_total", checkpoint="deliberate_v6") == 4
     assert _value(metrics, "sdfleet_oom_events_total", checkpoint="deliberate_v6") == 1
     assert _value(metrics, "sdfleet_checkpoint_loads_total", checkpoint="deliberate_v6") == 1
+    scores = {"checkpoint": "deliberate_v6"}
+    assert _value(metrics, "sdfleet_image_quality_score_count", **scores) == 2
+    assert _value(metrics, "sdfleet_image_quality_score_bucket", le="0.5", **scores) == 1
+    assert _value(metrics, "sdfleet_image_quality_score_sum", **scores) == pytest.approx(1.39)
     generation = {"checkpoint": "deliberate_v6", "resolution": "0.5MP"}
     assert _value(metrics, "sdfleet_generation_seconds_sum", **generation) == 4.0  # 6 s less the 2 s load
     assert presence.calls == [

@@ -22,15 +22,15 @@ from tests.helpers.inprocess import attached_worker
 from tests.helpers.processes import Emulator, Processes
 from worker.celery_app import app
 from worker.context import producer_context
-from worker.jobs.queues import checkpoint_queue
+from worker.jobs.queues import lane_queue
 from worker.settings import WorkerSettings
 from worker.store.jobs import JobStore
 from worker.store.models import QualityHour
 from worker.tasks import txt2img
-from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus
+from worker.vocabulary import AttemptOutcome, EventKind, FailureCategory, JobStatus, Lane
 
 SDXL = "jib_mix_illustrious_realistic_v2"
-QUEUES = [checkpoint_queue("deliberate_v6"), checkpoint_queue(SDXL)]
+QUEUES = [lane_queue("deliberate_v6", Lane.BATCH), lane_queue(SDXL, Lane.BATCH)]  # delay() submits batch
 SMALL = {"steps": 2, "width": 64, "height": 64}
 
 
@@ -58,8 +58,13 @@ def celery_app(worker_settings: WorkerSettings) -> Celery:
 
 
 @pytest.fixture
-def celery_worker_parameters() -> dict[str, Any]:
-    return {"queues": QUEUES, "perform_ping_check": False, "shutdown_timeout": 30.0}
+def celery_worker_parameters(worker_settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "queues": QUEUES,
+        "perform_ping_check": False,
+        "shutdown_timeout": 30.0,
+        "hostname": worker_settings.node_name,  # a worker's node name is its settings' (worker_init checks)
+    }
 
 
 def _noisy_images(a1111: Emulator, times: int) -> None:

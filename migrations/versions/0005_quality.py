@@ -7,8 +7,8 @@
   that ended before it existed (their images have no score).
 - The `low_quality` failure category (an attempt retried for a low score).
 
-Revision ID: 0004_quality
-Revises: 0003
+Revision ID: 0005_quality
+Revises: 0004_fleet_lanes
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0004_quality"
-down_revision: str | None = "0003"
+revision: str = "0005_quality"
+down_revision: str | None = "0004_fleet_lanes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
