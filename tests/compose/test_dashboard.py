@@ -1,5 +1,5 @@
 """The Grafana dashboard asks only for metrics the code exports: every series name in every panel's
-query is one that a worker's registry or the API's collector produces."""
+query is one that a worker's registry, the API's collector or the API's request metrics produce."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
+from worker.monitoring.api_metrics import ApiMetrics
 from worker.monitoring.metrics import FleetCollector
 from worker.monitoring.worker_metrics import WorkerMetrics
 from worker.store.engine import make_engine
@@ -35,8 +36,9 @@ def exported(database_url: str, redis_url: str) -> set[str]:
     engine = make_engine(database_url)
     api = CollectorRegistry()
     api.register(FleetCollector(engine, redis_url, lambda: ["deliberate_v6"], offline_after_s=15.0))
+    requests = ApiMetrics()  # the API process's own, beside its collector
     try:
-        return _names(worker.registry.collect()) | _names(api.collect())
+        return _names(worker.registry.collect()) | _names(api.collect()) | _names(requests.registry.collect())
     finally:
         engine.dispose()
 
@@ -49,7 +51,8 @@ def _queries() -> list[tuple[str, str]]:
 def test_the_dashboard_has_the_panels_operators_asked_for() -> None:
     titles = " | ".join(title for title, _ in _queries()).lower()
     for wanted in ("throughput", "success rate", "failures by category", "queue depth", "oldest queued",
-                   "vram", "utilisation", "temperature", "checkpoint loads"):  # fmt: skip
+                   "vram", "utilisation", "temperature", "checkpoint loads", "image quality", "api latency",
+                   "api error rate"):  # fmt: skip
         assert wanted in titles, wanted
 
 
