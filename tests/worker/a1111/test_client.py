@@ -136,18 +136,28 @@ def test_a_call_that_outlives_its_timeout_is_backend_timeout(client: A1111Client
     with pytest.raises(BackendTimeout, match="timed out"):
         client.txt2img(SMALL, timeout_s=1.0)
     httpx.delete(a1111.admin + "/faults", timeout=10).raise_for_status()
+    _wait_idle(client)  # the released job finishes before the next test's job, which would queue behind it
+
+
+def _wait_idle(client: A1111Client, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.progress().job_count != 0:
+        assert time.monotonic() < deadline, "the stand-in stayed busy"
+        time.sleep(0.05)
 
 
 def test_progress_and_interrupt_during_a_job(client: A1111Client, a1111: Emulator) -> None:
+    _wait_idle(client)
     _fault(a1111, kind="slow", factor=200)
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(client.txt2img({**SMALL, "steps": 20})))
     worker.start()
     deadline = time.monotonic() + 10
-    while (progress := client.progress()).job_count == 0:
-        assert time.monotonic() < deadline
+    # Until the job has begun sampling, A1111's state may still show the previous job's steps
+    while (progress := client.progress()).sampling_steps != 20:
+        assert time.monotonic() < deadline, progress
         time.sleep(0.02)
-    assert progress.job_count == 1 and progress.sampling_steps == 20
+    assert progress.job_count == 1
     client.interrupt()
     worker.join(30)
     assert results and len(results[0].images) == 1  # an interrupted job still answers 200 with images
